@@ -167,3 +167,126 @@ fn every_corpus_template_expands() {
         failures.join("\n")
     );
 }
+
+fn expand_corpus(rel: &str, params: Option<&str>) -> Option<template::Expansion> {
+    let root = corpus()?;
+    let doc = Arc::new(Document::load(&root.join(rel)).unwrap());
+    let parameters = params.map(|p| Arc::new(Document::load(&root.join(p)).unwrap()));
+    Some(template::expand(
+        doc,
+        &Options {
+            parameters,
+            ..Options::default()
+        },
+    ))
+}
+
+const QS: &str = "Azure__azure-quickstart-templates/quickstarts/microsoft.machinelearningservices";
+
+#[test]
+fn quickstart_names_built_with_unique_string_come_out_evaluated() {
+    let Some(x) = expand_corpus(
+        &format!("{QS}/machine-learning-private-ip/azuredeploy.json"),
+        None,
+    ) else {
+        return;
+    };
+    let rg_id = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/amlguard-rg";
+    let expected = format!("sa{}", amlguard_arm::hash::unique_string(&[rg_id]));
+    let sa = x
+        .resources
+        .iter()
+        .find(|r| r.full_type == "Microsoft.Storage/storageAccounts")
+        .unwrap();
+    assert_eq!(sa.name.as_str(), Some(expected.as_str()));
+}
+
+#[test]
+fn avm_workspace_properties_built_by_shallow_merge_are_visible() {
+    let Some(x) = expand_corpus(
+        "Azure__bicep-registry-modules/avm/res/machine-learning-services/workspace/main.json",
+        None,
+    ) else {
+        return;
+    };
+    let ws = x
+        .resources
+        .iter()
+        .find(|r| r.full_type == "Microsoft.MachineLearningServices/workspaces")
+        .unwrap();
+    let props = ws
+        .body
+        .as_object()
+        .unwrap()
+        .get("properties")
+        .unwrap()
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        props.get("publicNetworkAccess").and_then(|v| v.as_str()),
+        Some("Disabled")
+    );
+    assert!(props.contains_key("managedNetwork"));
+    assert!(
+        props.get("friendlyName").unwrap().is_unknown(),
+        "the name parameter has no default"
+    );
+}
+
+#[test]
+fn workspace_vnet_private_endpoint_comes_only_from_the_parameter_file() {
+    let t = format!("{QS}/machine-learning-workspace-vnet/azuredeploy.json");
+    let p = format!("{QS}/machine-learning-workspace-vnet/azuredeploy.parameters.json");
+    let (Some(bare), Some(with)) = (expand_corpus(&t, None), expand_corpus(&t, Some(&p))) else {
+        return;
+    };
+    let pe_condition = |x: &template::Expansion| {
+        x.resources
+            .iter()
+            .find(|r| r.full_type == "Microsoft.Network/privateEndpoints")
+            .and_then(|r| r.condition.as_bool())
+    };
+    assert_eq!(pe_condition(&bare), Some(false));
+    assert_eq!(pe_condition(&with), Some(true));
+    // The parameter file's GEN- placeholders are unknowns that name the parameter.
+    let ws = with
+        .resources
+        .iter()
+        .find(|r| r.full_type == "Microsoft.MachineLearningServices/workspaces")
+        .unwrap();
+    let u = ws.name.as_unknown().unwrap();
+    assert_eq!(u.input.as_deref(), Some("parameter 'workspaceName'"));
+}
+
+#[test]
+fn linked_templates_resolve_to_the_local_copy_at_the_same_relative_path() {
+    // The quickstart links its module by a raw GitHub URI; the module is in the corpus
+    // at the same path below the repository root.
+    let Some(root) = corpus() else { return };
+    let manifest = std::fs::read_to_string(root.join("MANIFEST.tsv")).unwrap();
+    let Some(linker) = manifest.lines().find_map(|l| {
+        let cols: Vec<&str> = l.split('\t').collect();
+        (cols.len() > 3 && cols[3] == "arm-template" && cols[1].starts_with("quickstarts/"))
+            .then(|| format!("Azure__azure-quickstart-templates/{}", cols[1]))
+            .filter(|p| {
+                std::fs::read_to_string(root.join(p))
+                    .unwrap()
+                    .contains("modules/machine-learning-workspace/0.9/azuredeploy.json")
+            })
+    }) else {
+        panic!("no quickstart links the workspace module any more");
+    };
+    let x = expand_corpus(&linker, None).unwrap();
+    assert!(
+        x.documents.iter().any(|d| d
+            .path
+            .ends_with("modules/machine-learning-workspace/0.9/azuredeploy.json")),
+        "{linker}: the module was not loaded"
+    );
+    assert!(x.resources.iter().any(|r| !r.deployment.is_empty()));
+    assert!(
+        !x.diagnostics
+            .iter()
+            .any(|d| d.message.contains("not expanded"))
+    );
+}

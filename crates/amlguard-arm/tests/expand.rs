@@ -428,3 +428,25 @@ fn evaluation_budget_stops_runaway_templates() {
         Kind::Unknown(_)
     ));
 }
+
+#[test]
+fn run_time_properties_of_references_are_unknown_in_try_get_and_contains() {
+    let x = expand(
+        r#"{"$schema": "$SCHEMA", "contentVersion": "1.0.0.0", "resources": [
+          {"type": "Microsoft.Network/azureFirewalls", "apiVersion": "2023-01-01", "name": "fw",
+           "properties": {"sku": {"tier": "Premium"}, "ipConfigurations": null}},
+          {"type": "Microsoft.Web/sites", "apiVersion": "2023-01-01", "name": "app", "properties": {
+             "declared": "[tryGet(reference('fw'), 'sku', 'tier')]",
+             "runtime": "[tryGet(reference('fw'), 'hubIPAddresses')]",
+             "has": "[contains(reference('fw'), 'provisioningState')]",
+             "hasDeclared": "[contains(reference('fw'), 'sku')]",
+             "nullDeclared": "[reference('fw').ipConfigurations[0]]"}}]}"#,
+    );
+    assert!(errors(&x).is_empty(), "{:?}", errors(&x));
+    let p = prop(&x.resources[1].body, "properties");
+    assert_eq!(prop(p, "declared").as_str(), Some("Premium"));
+    assert!(prop(p, "runtime").is_unknown());
+    assert!(prop(p, "has").is_unknown());
+    assert_eq!(prop(p, "hasDeclared").as_bool(), Some(true));
+    assert!(prop(p, "nullDeclared").is_unknown());
+}

@@ -385,7 +385,11 @@ fn contains(cx: &mut Cx<'_, '_>, args: Vec<Value>) -> Result<Value> {
                 Kind::Int(n) => n.to_string(),
                 _ => return Err(cx.type_error(1, "a string or an integer", item)),
             };
-            Ok(Value::bool(o.contains_key(&key)))
+            match o.open() {
+                // A deployed resource may have the property at run time.
+                Some(u) if !o.contains_key(&key) => Ok(Value::new(Kind::Unknown(u.clone()))),
+                _ => Ok(Value::bool(o.contains_key(&key))),
+            }
         }
         _ => Err(cx.type_error(0, "an array, an object or a string", c)),
     }
@@ -907,7 +911,12 @@ fn try_get(cx: &mut Cx<'_, '_>, args: Vec<Value>) -> Result<Value> {
         let next = match (&cur.kind, &key.kind) {
             (Kind::Null, _) => return Ok(Value::null()),
             (Kind::Unknown(u), _) => return Ok(unknown_from(u)),
-            (Kind::Object(o), Kind::String(k)) => o.get(k).cloned(),
+            (Kind::Object(o), Kind::String(k)) => match (o.get(k), o.open()) {
+                (Some(v), _) => Some(v.clone()),
+                // A deployed resource may have the property at run time.
+                (None, Some(u)) => return Ok(Value::new(Kind::Unknown(u.clone()))),
+                (None, None) => None,
+            },
             (Kind::Array(a), Kind::Int(n)) => {
                 usize::try_from(*n).ok().and_then(|n| a.get(n)).cloned()
             }
