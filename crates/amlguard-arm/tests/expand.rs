@@ -450,3 +450,16 @@ fn run_time_properties_of_references_are_unknown_in_try_get_and_contains() {
     assert_eq!(prop(p, "hasDeclared").as_bool(), Some(true));
     assert!(prop(p, "nullDeclared").is_unknown());
 }
+
+#[test]
+fn json_accepts_single_quoted_text_as_azure_does() {
+    let x = expand(
+        r#"{"$schema": "$SCHEMA", "contentVersion": "1.0.0.0", "resources": [
+          {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "sa",
+           "properties": {"one": "[json('{''one'': ''a''}').one]", "strict": "[json('{\"b\": [1, 2]}').b[1]]"}}]}"#,
+    );
+    assert!(errors(&x).is_empty(), "{:?}", errors(&x));
+    let p = prop(&x.resources[0].body, "properties");
+    assert_eq!(prop(p, "one").as_str(), Some("a"));
+    assert_eq!(prop(p, "strict").as_int(), Some(2));
+}

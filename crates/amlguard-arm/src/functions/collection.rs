@@ -828,13 +828,22 @@ fn json(cx: &mut Cx<'_, '_>, args: Vec<Value>) -> Result<Value> {
         max_bytes: MAX_STRING_BYTES,
         max_depth: MAX_DEPTH,
     };
-    let doc = Document::parse_with("json()", text.to_string(), &limits).map_err(|e| {
-        cx.error(format!(
-            "the argument is not valid JSON: at line {}, character {}: expected {}, found {}",
-            e.line, e.column, e.expected, e.found
-        ))
-    })?;
-    node_to_value(cx, &doc.root)
+    match Document::parse_with("json()", text.to_string(), &limits) {
+        Ok(doc) => node_to_value(cx, &doc.root),
+        // Azure's reader also takes single quotes and unquoted names ({'one': 'a'}).
+        Err(e) if e.expected.contains("nesting") || e.expected.contains("bytes") => {
+            Err(cx.error(format!(
+                "the argument is not accepted: expected {}, found {}",
+                e.expected, e.found
+            )))
+        }
+        Err(e) => crate::functions::string::parse_json_lenient(text).map_err(|_| {
+            cx.error(format!(
+                "the argument is not valid JSON: at line {}, character {}: expected {}, found {}",
+                e.line, e.column, e.expected, e.found
+            ))
+        }),
+    }
 }
 
 /// Converts parsed JSON to a value (the parser bounds the depth).
