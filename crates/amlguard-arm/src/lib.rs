@@ -8,6 +8,8 @@ pub mod expr;
 pub mod functions;
 pub mod hash;
 pub mod template;
+#[cfg(test)]
+mod testenv;
 pub mod value;
 
 pub use eval::{Budget, Env, EvalError, Evaluator, Scope, ScopeLevel};

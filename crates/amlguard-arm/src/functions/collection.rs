@@ -1490,13 +1490,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::eval::{Budget, Env, EvalError, Evaluator, Scope};
-
-    struct TestEnv {
-        params: HashMap<String, Value>,
-        scope: Scope,
-        budget: Budget,
-    }
+    use crate::testenv::TestEnv;
+    use crate::eval::{Budget, Evaluator, Scope};
 
     fn parse_json(text: &str) -> Value {
         fn conv(n: &Node) -> Value {
@@ -1515,57 +1510,14 @@ mod tests {
         conv(&Document::parse("test", text.to_string()).unwrap().root)
     }
 
-    impl TestEnv {
-        fn new(params: &[(&str, &str)]) -> TestEnv {
-            TestEnv {
-                params: params
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), parse_json(v)))
-                    .collect(),
-                scope: Scope::default(),
-                budget: Budget::new(10_000_000),
-            }
-        }
-    }
-
-    impl Env for TestEnv {
-        fn parameter(&self, name: &str) -> Result<Value> {
-            if name == "u" {
-                return Ok(Value::unknown("test"));
-            }
-            self.params
-                .get(name)
-                .cloned()
-                .ok_or_else(|| EvalError::new(format!("no parameter {name}")))
-        }
-        fn variable(&self, name: &str) -> Result<Value> {
-            Err(EvalError::new(format!("no variable {name}")))
-        }
-        fn copy_index(&self, _loop_name: Option<&str>) -> Result<i64> {
-            Err(EvalError::new("no copy loop"))
-        }
-        fn call_user_function(&self, ns: &str, name: &str, _args: Vec<Value>) -> Result<Value> {
-            Err(EvalError::new(format!("no function {ns}.{name}")))
-        }
-        fn reference(&self, _args: &[Value]) -> Result<Value> {
-            Ok(Value::unknown("reference"))
-        }
-        fn list(&self, _function: &str, _args: &[Value]) -> Result<Value> {
-            Ok(Value::unknown("list"))
-        }
-        fn deployment(&self) -> Value {
-            Value::null()
-        }
-        fn scope(&self) -> &Scope {
-            &self.scope
-        }
-        fn budget(&self) -> &Budget {
-            &self.budget
-        }
+    fn env_with(params: &[(&str, &str)]) -> TestEnv {
+        params
+            .iter()
+            .fold(TestEnv::new(), |env, (k, v)| env.with(k, parse_json(v)))
     }
 
     fn eval_with(params: &[(&str, &str)], src: &str) -> Result<Value> {
-        let env = TestEnv::new(params);
+        let env = env_with(params);
         let e = crate::expr::parse(src).unwrap();
         Evaluator::new(&env).eval(&e)
     }

@@ -792,47 +792,9 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::eval::{Budget, Env, Evaluator};
+    use crate::testenv::TestEnv;
+    use crate::eval::{Budget, Evaluator};
     use crate::expr::parse;
-
-    struct TestEnv {
-        params: HashMap<String, Value>,
-        scope: Scope,
-        budget: Budget,
-    }
-
-    impl Env for TestEnv {
-        fn parameter(&self, name: &str) -> Result<Value> {
-            self.params
-                .get(name)
-                .cloned()
-                .ok_or_else(|| EvalError::new(format!("no parameter '{name}'")))
-        }
-        fn variable(&self, name: &str) -> Result<Value> {
-            Err(EvalError::new(format!("no variable '{name}'")))
-        }
-        fn copy_index(&self, _loop_name: Option<&str>) -> Result<i64> {
-            Err(EvalError::new("no copy loop"))
-        }
-        fn call_user_function(&self, ns: &str, name: &str, _args: Vec<Value>) -> Result<Value> {
-            Err(EvalError::new(format!("no function {ns}.{name}")))
-        }
-        fn reference(&self, _args: &[Value]) -> Result<Value> {
-            Ok(Value::unknown("reference"))
-        }
-        fn list(&self, _function: &str, _args: &[Value]) -> Result<Value> {
-            Ok(Value::unknown("list"))
-        }
-        fn deployment(&self) -> Value {
-            Value::unknown("deployment")
-        }
-        fn scope(&self) -> &Scope {
-            &self.scope
-        }
-        fn budget(&self) -> &Budget {
-            &self.budget
-        }
-    }
 
     const SUB: &str = "00000000-0000-0000-0000-000000000000";
 

@@ -1884,61 +1884,9 @@ fn custom_number(n: Num, spec: &str) -> std::result::Result<String, String> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::eval::{Budget, Env, EvalError, Evaluator, Scope};
-    use std::collections::HashMap;
-
-    struct TestEnv {
-        params: HashMap<String, Value>,
-        scope: Scope,
-        budget: Budget,
-    }
-
-    impl TestEnv {
-        fn new() -> TestEnv {
-            TestEnv {
-                params: HashMap::new(),
-                scope: Scope::default(),
-                budget: Budget::new(10_000_000),
-            }
-        }
-        fn with(mut self, name: &str, v: Value) -> TestEnv {
-            self.params.insert(name.to_string(), v);
-            self
-        }
-    }
-
-    impl Env for TestEnv {
-        fn parameter(&self, name: &str) -> Result<Value> {
-            self.params
-                .get(name)
-                .cloned()
-                .ok_or_else(|| EvalError::new(format!("no parameter '{name}'")))
-        }
-        fn variable(&self, name: &str) -> Result<Value> {
-            Err(EvalError::new(format!("no variable '{name}'")))
-        }
-        fn copy_index(&self, _: Option<&str>) -> Result<i64> {
-            Err(EvalError::new("no copy loop"))
-        }
-        fn call_user_function(&self, _: &str, name: &str, _: Vec<Value>) -> Result<Value> {
-            Err(EvalError::new(format!("no function '{name}'")))
-        }
-        fn reference(&self, _: &[Value]) -> Result<Value> {
-            Ok(Value::unknown("reference"))
-        }
-        fn list(&self, _: &str, _: &[Value]) -> Result<Value> {
-            Ok(Value::unknown("list"))
-        }
-        fn deployment(&self) -> Value {
-            Value::unknown("deployment")
-        }
-        fn scope(&self) -> &Scope {
-            &self.scope
-        }
-        fn budget(&self) -> &Budget {
-            &self.budget
-        }
-    }
+    use crate::testenv::TestEnv;
+    use crate::eval::{EvalError, Evaluator};
+    
 
     fn eval_env(env: &TestEnv, src: &str) -> Result<Value> {
         let expr = crate::expr::parse(src).map_err(|e| EvalError::new(e.to_string()))?;
