@@ -1490,8 +1490,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::testenv::TestEnv;
     use crate::eval::{Budget, Evaluator, Scope};
+    use crate::testenv::TestEnv;
 
     fn parse_json(text: &str) -> Value {
         fn conv(n: &Node) -> Value {

@@ -792,9 +792,8 @@ impl<'a> Cursor<'a> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::testenv::TestEnv;
     use crate::eval::{EvalError, Evaluator};
-    
+    use crate::testenv::TestEnv;
 
     fn eval_env(env: &TestEnv, src: &str) -> Result<Value> {
         let expr = crate::expr::parse(src).map_err(|e| EvalError::new(e.to_string()))?;

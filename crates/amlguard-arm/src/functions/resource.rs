@@ -792,9 +792,9 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::testenv::TestEnv;
     use crate::eval::{Budget, Evaluator};
     use crate::expr::parse;
+    use crate::testenv::TestEnv;
 
     const SUB: &str = "00000000-0000-0000-0000-000000000000";
 

@@ -1884,9 +1884,8 @@ fn custom_number(n: Num, spec: &str) -> std::result::Result<String, String> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::testenv::TestEnv;
     use crate::eval::{EvalError, Evaluator};
-    
+    use crate::testenv::TestEnv;
 
     fn eval_env(env: &TestEnv, src: &str) -> Result<Value> {
         let expr = crate::expr::parse(src).map_err(|e| EvalError::new(e.to_string()))?;
