@@ -1274,7 +1274,8 @@ impl<'p> Tpl<'p> {
             let Some(s) = s.as_str() else {
                 return Value::unknown("the scope of the extension resource is not known");
             };
-            let s = s.trim_end_matches('/');
+            let abs = absolute_scope(scope, s);
+            let s = abs.trim_end_matches('/');
             let Some((ns, types)) = resfn::split_type(full_type) else {
                 return Value::unknown("the resource type is not valid");
             };
@@ -1394,7 +1395,10 @@ impl<'p> Tpl<'p> {
             .and_then(|o| o.get("apiVersion"))
             .and_then(|v| v.as_str().map(str::to_string));
         let location = obj.and_then(|o| o.get("location")).cloned();
-        let scope = obj.and_then(|o| o.get("scope")).cloned();
+        let scope = obj.and_then(|o| o.get("scope")).map(|v| match v.as_str() {
+            Some(s) => Value::string(absolute_scope(&self.scope, s)).with_prov(v.prov.clone()),
+            None => v.clone(),
+        });
         Some(Resource {
             symbolic_name: d.symbolic.clone(),
             full_type: inst.full_type.clone(),
@@ -1883,6 +1887,22 @@ fn open_deep(v: Value, open: &Arc<Unknown>) -> Value {
         // A property declared null is filled in by Azure at run time.
         Kind::Null => Value::new(Kind::Unknown(open.clone())).with_prov(prov),
         _ => v,
+    }
+}
+
+/// An extension resource's `scope` as a full resource ID: Bicep writes scopes in
+/// the deployment's resource group relative to it (`Microsoft.Storage/storageAccounts/sa`).
+fn absolute_scope(scope: &Scope, s: &str) -> String {
+    if s.starts_with('/') {
+        return s.to_string();
+    }
+    match scope.level {
+        ScopeLevel::ResourceGroup => format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/{s}",
+            scope.subscription_id, scope.resource_group
+        ),
+        ScopeLevel::Subscription => format!("/subscriptions/{}/providers/{s}", scope.subscription_id),
+        _ => format!("/providers/{s}"),
     }
 }
 

@@ -463,3 +463,19 @@ fn json_accepts_single_quoted_text_as_azure_does() {
     assert_eq!(prop(p, "one").as_str(), Some("a"));
     assert_eq!(prop(p, "strict").as_int(), Some(2));
 }
+
+#[test]
+fn relative_extension_scopes_resolve_against_the_resource_group() {
+    // Bicep writes `scope` relative to the deployment's resource group.
+    let x = expand(
+        r#"{"$schema": "$SCHEMA", "contentVersion": "1.0.0.0", "resources": [
+          {"type": "Microsoft.Insights/diagnosticSettings", "apiVersion": "2021-05-01-preview", "name": "diag",
+           "scope": "[format('Microsoft.MachineLearningServices/workspaces/{0}', 'ws')]", "properties": {}}]}"#,
+    );
+    let want = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/amlguard-rg/providers/Microsoft.MachineLearningServices/workspaces/ws";
+    assert_eq!(x.resources[0].scope.as_ref().unwrap().as_str(), Some(want));
+    assert_eq!(
+        x.resources[0].id.as_str().unwrap(),
+        format!("{want}/providers/Microsoft.Insights/diagnosticSettings/diag")
+    );
+}

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod config;
 mod expand;
+mod scan;
 
 /// Finds data-exfiltration paths and missing hardening in Azure Machine Learning deployments.
 #[derive(Parser, Debug)]
@@ -48,6 +50,44 @@ pub struct ContextArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Scans ARM templates (files, or folders searched recursively) and reports
+    /// findings: exfiltration paths, missing hardening, lockdowns that break AML.
+    Scan {
+        /// Files or folders; templates are recognised by their `$schema`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// A parameter file for every template (default: the sibling
+        /// `X.parameters.json` / `azuredeploy.parameters.json`).
+        #[arg(long, short = 'p')]
+        parameters: Option<PathBuf>,
+        /// A parameter value, `name=value` (repeatable).
+        #[arg(long = "parameter", value_name = "NAME=VALUE")]
+        parameter: Vec<String>,
+        #[arg(long, value_enum, default_value_t = scan::ScanFormat::Text)]
+        format: scan::ScanFormat,
+        /// Write the report to this file.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Exit 1 when a finding is at or above this severity.
+        #[arg(long, default_value = "low", value_parser = parse_severity)]
+        fail_on: amlguard_rules::Severity,
+        /// Report only findings at or above this confidence.
+        #[arg(long, default_value = "low", value_parser = parse_confidence)]
+        min_confidence: amlguard_rules::Confidence,
+        /// Configuration file (default: `amlguard.toml` found walking up from the first path).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        context: ContextArgs,
+    },
+    /// Lists every rule.
+    Rules {
+        /// `markdown` prints the table the README carries.
+        #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+        format: RulesFormat,
+    },
+    /// Prints a rule's documentation: `amlguard explain AMLG201` (or its name).
+    Explain { rule: String },
     /// Expands an ARM template as Azure would and prints the resources it deploys,
     /// with every value that cannot be known offline marked and explained.
     Expand {
@@ -67,6 +107,55 @@ enum Command {
         #[command(flatten)]
         context: ContextArgs,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    Text,
+    Markdown,
+}
+
+fn parse_severity(s: &str) -> Result<amlguard_rules::Severity, String> {
+    amlguard_rules::Severity::parse(s)
+        .ok_or_else(|| format!("expected info, low, medium, high or critical, found '{s}'"))
+}
+
+fn parse_confidence(s: &str) -> Result<amlguard_rules::Confidence, String> {
+    amlguard_rules::Confidence::parse(s)
+        .ok_or_else(|| format!("expected low, medium or high, found '{s}'"))
+}
+
+/// The rule table, from rule metadata.
+pub fn rules_table(format: RulesFormat) -> String {
+    let mut out = String::new();
+    match format {
+        RulesFormat::Markdown => {
+            out.push_str("| code | name | severity | title |\n|---|---|---|---|\n");
+            for r in amlguard_rules::all() {
+                let m = r.meta();
+                out.push_str(&format!(
+                    "| {} | `{}` | {} | {} |\n",
+                    m.display_code(),
+                    m.name,
+                    m.severity.as_str(),
+                    m.title
+                ));
+            }
+        }
+        RulesFormat::Text => {
+            for r in amlguard_rules::all() {
+                let m = r.meta();
+                out.push_str(&format!(
+                    "{:<8} {:<9} {:<45} {}\n",
+                    m.display_code(),
+                    m.severity.as_str(),
+                    m.name,
+                    m.title
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// An error that ends the run: usage or input (exit 2), or internal (exit 3).
@@ -94,6 +183,55 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Scan {
+            paths,
+            parameters,
+            parameter,
+            format,
+            output,
+            fail_on,
+            min_confidence,
+            config,
+            context,
+        } => {
+            use std::io::IsTerminal;
+            let color = output.is_none()
+                && format == scan::ScanFormat::Text
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
+            scan::run(&scan::Request {
+                paths,
+                parameters,
+                parameter,
+                format,
+                fail_on,
+                min_confidence,
+                config,
+                context,
+                color,
+            })
+            .and_then(|(text, code)| write_output(output.as_ref(), &text).map(|()| code))
+        }
+        Command::Rules { format } => write_output(None, &rules_table(format)).map(|()| 0),
+        Command::Explain { rule } => match amlguard_rules::find(&rule) {
+            Some(r) => {
+                let m = r.meta();
+                let text = format!(
+                    "{} {} ({}, {}, confidence {})\n{}\n\n{}",
+                    m.display_code(),
+                    m.name,
+                    m.category.as_str(),
+                    m.severity.as_str(),
+                    m.confidence.as_str(),
+                    m.title,
+                    m.doc
+                );
+                write_output(None, &text).map(|()| 0)
+            }
+            None => Err(Failure::input(format!(
+                "no rule '{rule}': `amlguard rules` lists them"
+            ))),
+        },
         Command::Expand {
             template,
             parameters,
