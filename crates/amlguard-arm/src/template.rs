@@ -1901,7 +1901,9 @@ fn absolute_scope(scope: &Scope, s: &str) -> String {
             "/subscriptions/{}/resourceGroups/{}/providers/{s}",
             scope.subscription_id, scope.resource_group
         ),
-        ScopeLevel::Subscription => format!("/subscriptions/{}/providers/{s}", scope.subscription_id),
+        ScopeLevel::Subscription => {
+            format!("/subscriptions/{}/providers/{s}", scope.subscription_id)
+        }
         _ => format!("/providers/{s}"),
     }
 }

@@ -96,7 +96,12 @@ pub fn discover(start: &Path) -> Option<PathBuf> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -106,7 +111,10 @@ fn rule_by_key(key: &str) -> Option<&'static dyn Rule> {
 
 /// Today's date (UTC), or `AMLGUARD_TODAY=YYYY-MM-DD` for reproducible runs.
 pub fn today() -> (i32, u32, u32) {
-    if let Some(d) = std::env::var("AMLGUARD_TODAY").ok().and_then(|s| parse_date(&s)) {
+    if let Some(d) = std::env::var("AMLGUARD_TODAY")
+        .ok()
+        .and_then(|s| parse_date(&s))
+    {
         return d;
     }
     let secs = std::time::SystemTime::now()
@@ -154,14 +162,8 @@ pub fn load(path: &Path) -> Result<Config, Failure> {
 /// Parses configuration text.
 pub fn parse(name: &str, text: &str) -> Result<Config, Failure> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let (line, col) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((1, 1));
-        Failure::input(format!(
-            "{name}:{line}:{col}: {}",
-            e.message().trim_end()
-        ))
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        Failure::input(format!("{name}:{line}:{col}: {}", e.message().trim_end()))
     })?;
     let locate = |needle: &str| {
         text.find(needle)
@@ -273,9 +275,19 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn parse_err(name: &str, text: &str) -> Failure {
+        match parse(name, text) {
+            Err(e) => e,
+            Ok(_) => panic!("expected an error for {text}"),
+        }
+    }
+
     #[test]
     fn globs() {
-        assert!(glob_match("*/computes/gpu-*", "/subscriptions/x/.../computes/GPU-1"));
+        assert!(glob_match(
+            "*/computes/gpu-*",
+            "/subscriptions/x/.../computes/GPU-1"
+        ));
         assert!(glob_match("*", "anything"));
         assert!(!glob_match("*/computes/cpu", "/a/computes/cpu2"));
         assert!(glob_match("a?c", "abc"));
@@ -283,16 +295,16 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_their_line() {
-        let e = parse("c.toml", "[rules]\ndisable = []\nfoo = 1\n").unwrap_err();
+        let e = parse_err("c.toml", "[rules]\ndisable = []\nfoo = 1\n");
         assert!(e.message.starts_with("c.toml:3:1:"), "{}", e.message);
         assert_eq!(e.code, 2);
     }
 
     #[test]
     fn unknown_rules_and_bad_severities_are_errors() {
-        let e = parse("c.toml", "[rules]\ndisable = [\"AMLG999\"]\n").unwrap_err();
+        let e = parse_err("c.toml", "[rules]\ndisable = [\"AMLG999\"]\n");
         assert!(e.message.contains("c.toml:2:"), "{}", e.message);
-        let e = parse("c.toml", "[rules.severity]\nAMLG101 = \"huge\"\n").unwrap_err();
+        let e = parse_err("c.toml", "[rules.severity]\nAMLG101 = \"huge\"\n");
         assert!(e.message.contains("expected a severity"), "{}", e.message);
     }
 

@@ -159,6 +159,7 @@ pub fn rules_table(format: RulesFormat) -> String {
 }
 
 /// An error that ends the run: usage or input (exit 2), or internal (exit 3).
+#[derive(Debug)]
 pub struct Failure {
     pub message: String,
     pub code: u8,

@@ -1,8 +1,39 @@
-//! Rules of this category; registration is the list in `rules()`.
+//! 3xx: egress and exfiltration paths, judged property by property (the
+//! network engine decides reachability). Registration is the list in `rules()`.
 
 use crate::Rule;
 
+mod datastore_foreign_storage;
+mod default_outbound_access_enabled;
+#[cfg(test)]
+pub(crate) mod fixtures;
+mod managed_network_broad_outbound_rule;
+mod managed_network_not_approved_only;
+mod registry_export_enabled;
+mod service_endpoint_policy_too_broad;
+mod subnet_without_nsg;
+mod subnet_without_service_endpoint_policy;
+pub(crate) mod util;
+
+pub use datastore_foreign_storage::DatastoreForeignStorage;
+pub use default_outbound_access_enabled::DefaultOutboundAccessEnabled;
+pub use managed_network_broad_outbound_rule::ManagedNetworkBroadOutboundRule;
+pub use managed_network_not_approved_only::ManagedNetworkNotApprovedOnly;
+pub use registry_export_enabled::RegistryExportEnabled;
+pub use service_endpoint_policy_too_broad::ServiceEndpointPolicyTooBroad;
+pub use subnet_without_nsg::SubnetWithoutNsg;
+pub use subnet_without_service_endpoint_policy::SubnetWithoutServiceEndpointPolicy;
+
 /// The rules of this category.
 pub fn rules() -> Vec<&'static dyn Rule> {
-    vec![]
+    vec![
+        &ManagedNetworkNotApprovedOnly,
+        &ManagedNetworkBroadOutboundRule,
+        &SubnetWithoutServiceEndpointPolicy,
+        &ServiceEndpointPolicyTooBroad,
+        &SubnetWithoutNsg,
+        &DefaultOutboundAccessEnabled,
+        &RegistryExportEnabled,
+        &DatastoreForeignStorage,
+    ]
 }
