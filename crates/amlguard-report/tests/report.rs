@@ -486,3 +486,62 @@ fn fingerprints_are_stable_and_follow_the_route() {
     other.resource_id = Some("/subscriptions/0000/other".into());
     assert_ne!(fingerprint(known), fingerprint(&other));
 }
+
+/// Real scans: the bundled examples and every quickstart ML template, rendered as
+/// JSON and SARIF and validated against the schemas.
+#[test]
+fn real_scans_match_both_schemas() {
+    use amlguard_arm::discover::sibling_parameter_files;
+    use amlguard_arm::template::{self, Options};
+
+    let root = crate_dir().join("../..");
+    let mut files = vec![
+        root.join("examples/insecure/azuredeploy.json"),
+        root.join("examples/hardened/azuredeploy.json"),
+    ];
+    let qs = root.join("../shared/corpus/Azure__azure-quickstart-templates/quickstarts/microsoft.machinelearningservices");
+    if let Ok(rd) = std::fs::read_dir(&qs) {
+        let mut dirs: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        dirs.sort();
+        files.extend(
+            dirs.into_iter()
+                .map(|d| d.join("azuredeploy.json"))
+                .filter(|p| p.is_file()),
+        );
+    }
+    let mut inputs = Vec::new();
+    for f in &files {
+        let doc = Arc::new(Document::load(f).unwrap());
+        let parameters = sibling_parameter_files(f)
+            .first()
+            .map(|p| Arc::new(Document::load(p).unwrap()));
+        let x = template::expand(
+            doc.clone(),
+            &Options {
+                parameters,
+                ..Options::default()
+            },
+        );
+        let model = amlguard_ingest::from_expansion(&x);
+        let findings = amlguard_rules::run(&model, &amlguard_rules::all());
+        inputs.push(ScanInput {
+            template: doc.path.clone(),
+            parameters: None,
+            model,
+            findings,
+            notes: Vec::new(),
+        });
+    }
+    assert!(inputs.iter().map(|i| i.findings.len()).sum::<usize>() > 50);
+    let json_schema = load_json(&crate_dir().join("../../docs/json-output.schema.json"));
+    let out: Value = serde_json::from_str(&json(&inputs, &[])).unwrap();
+    assert_valid(&json_schema, &out);
+    let sarif_path = crate_dir().join("../../../shared/schemas/sarif-schema-2.1.0.json");
+    if sarif_path.is_file() {
+        let mut schema = load_json(&sarif_path);
+        repair_language_patterns(&mut schema);
+        let out: Value =
+            serde_json::from_str(&sarif(&inputs, &[], &amlguard_rules::all())).unwrap();
+        assert_valid(&schema, &out);
+    }
+}
