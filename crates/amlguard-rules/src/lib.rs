@@ -412,3 +412,32 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod stable_codes {
+    /// Codes are public: users name them in configuration and code-scanning
+    /// history keys on them. `codes.txt` lists every code with its name; a rule
+    /// renamed or renumbered fails here (a renamed rule keeps its code, and the
+    /// old name must keep working).
+    #[test]
+    fn codes_are_stable() {
+        let listed = include_str!("../codes.txt");
+        let current: String = super::all()
+            .iter()
+            .map(|r| format!("{} {}\n", r.meta().display_code(), r.meta().name))
+            .collect();
+        for line in listed.lines() {
+            assert!(
+                current.lines().any(|l| l == line),
+                "'{line}' is gone: codes and names are stable (add an alias instead)"
+            );
+        }
+        for line in current.lines() {
+            assert!(
+                listed.lines().any(|l| l == line),
+                "new rule '{line}': add it to crates/amlguard-rules/codes.txt"
+            );
+        }
+    }
+}
