@@ -156,7 +156,9 @@ pub fn run(req: &Request) -> Result<(String, u8), Failure> {
                 None => kept.push(f),
             }
         }
-        for e in &cfg.expired {
+        // Expired ignores are said once, with the first template.
+        let expired: &[config::Ignore] = if inputs.is_empty() { &cfg.expired } else { &[] };
+        for e in expired {
             notes.push(Note {
                 level: "warning".into(),
                 message: format!(

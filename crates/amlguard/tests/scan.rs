@@ -357,3 +357,38 @@ fn hostile_inputs_get_clear_errors_quickly() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn secure_values_never_reach_any_scan_output() {
+    let dir = std::env::temp_dir().join(format!("amlguard-scan-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let t = r#"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+"contentVersion": "1.0.0.0",
+"parameters": {"pwd": {"type": "securestring", "defaultValue": "TopSecretDefault1"}, "kvpwd": {"type": "securestring"}},
+"resources": [
+ {"type": "Microsoft.MachineLearningServices/workspaces", "apiVersion": "2024-04-01", "name": "ws", "properties": {}},
+ {"type": "Microsoft.MachineLearningServices/workspaces/computes", "apiVersion": "2024-04-01", "name": "ws/cpu",
+  "dependsOn": ["[resourceId('Microsoft.MachineLearningServices/workspaces', 'ws')]"],
+  "properties": {"computeType": "AmlCompute", "properties": {"userAccountCredentials": {"adminUserName": "u",
+    "adminUserPassword": "[parameters('pwd')]"}}}},
+ {"type": "Microsoft.MachineLearningServices/workspaces/datastores", "apiVersion": "2024-04-01", "name": "ws/ds",
+  "properties": {"datastoreType": "AzureBlob", "accountName": "x", "containerName": "c",
+    "credentials": {"credentialsType": "AccountKey", "secrets": {"secretsType": "AccountKey", "key": "[parameters('kvpwd')]"}}}}]}"#;
+    let p = r#"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+"contentVersion": "1.0.0.0", "parameters": {"kvpwd": {"value": "ParamFileSecret2"}}}"#;
+    std::fs::write(dir.join("azuredeploy.json"), t).unwrap();
+    std::fs::write(dir.join("azuredeploy.parameters.json"), p).unwrap();
+    for format in ["text", "json", "sarif"] {
+        let o = run(&["scan", dir.to_str().unwrap(), "--format", format]);
+        assert_eq!(o.status.code(), Some(1), "{format}");
+        let all = format!("{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+        assert!(
+            all.contains("AMLG207"),
+            "{format}: the password finding is reported"
+        );
+        for secret in ["TopSecretDefault1", "ParamFileSecret2"] {
+            assert!(!all.contains(secret), "{format} leaks {secret}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
