@@ -1214,7 +1214,9 @@ impl<'p> Tpl<'p> {
         }
         let name = field("name").unwrap_or_else(|| Value::unknown("the resource has no name"));
         let (full_type, full_name) = match parent {
-            Some(p) if !ty.contains('/') => {
+            // A child's type is relative (`blobServices/containers`) unless it names
+            // its provider namespace (`Microsoft.Storage/...`), which has a dot.
+            Some(p) if !ty.split('/').next().unwrap_or("").contains('.') => {
                 let full_type = format!("{}/{}", p.full_type, ty);
                 let full_name = match (p.name.as_str(), name.as_str()) {
                     (Some(a), Some(b)) => {

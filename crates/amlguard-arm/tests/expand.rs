@@ -479,3 +479,25 @@ fn relative_extension_scopes_resolve_against_the_resource_group() {
         format!("{want}/providers/Microsoft.Insights/diagnosticSettings/diag")
     );
 }
+
+#[test]
+fn nested_children_with_multi_segment_relative_types() {
+    // From the quickstart machine-learning-dataset-create-file-from-relative-path prereqs.
+    let x = expand(
+        r#"{"$schema": "$SCHEMA", "contentVersion": "1.0.0.0", "resources": [
+          {"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-01-01", "name": "sa",
+           "resources": [{"type": "blobServices/containers", "apiVersion": "2019-06-01", "name": "default/data"}]}]}"#,
+    );
+    assert!(x.diagnostics.is_empty(), "{:?}", x.diagnostics);
+    let c = &x.resources[1];
+    assert_eq!(
+        c.full_type,
+        "Microsoft.Storage/storageAccounts/blobServices/containers"
+    );
+    assert_eq!(c.name.as_str(), Some("sa/default/data"));
+    assert!(
+        c.id.as_str()
+            .unwrap()
+            .ends_with("/storageAccounts/sa/blobServices/default/containers/data")
+    );
+}
