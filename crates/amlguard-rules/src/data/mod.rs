@@ -13,6 +13,7 @@ mod registry_admin_user;
 mod registry_anonymous_pull;
 mod registry_public_network;
 mod storage_blob_anonymous_access;
+mod storage_container_public_access;
 mod storage_cross_tenant_replication;
 mod storage_min_tls;
 mod storage_public_network;
@@ -30,6 +31,7 @@ pub use registry_admin_user::RegistryAdminUser;
 pub use registry_anonymous_pull::RegistryAnonymousPull;
 pub use registry_public_network::RegistryPublicNetwork;
 pub use storage_blob_anonymous_access::StorageBlobAnonymousAccess;
+pub use storage_container_public_access::StorageContainerPublicAccess;
 pub use storage_cross_tenant_replication::StorageCrossTenantReplication;
 pub use storage_min_tls::StorageMinTls;
 pub use storage_public_network::StoragePublicNetwork;
@@ -43,6 +45,7 @@ pub fn rules() -> Vec<&'static dyn Rule> {
         &StoragePublicNetwork,
         &StorageSharedKeyEnabled,
         &StorageBlobAnonymousAccess,
+        &StorageContainerPublicAccess,
         &StorageMinTls,
         &StorageCrossTenantReplication,
         &StorageTrustedServicesBypass,
