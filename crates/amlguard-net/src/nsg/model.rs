@@ -1,0 +1,1 @@
+//! Reading security rules from the model (being written).
