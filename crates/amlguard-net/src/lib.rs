@@ -9,6 +9,7 @@
 
 pub mod engine;
 pub mod firewall;
+pub mod fixes;
 pub mod fqdn;
 pub mod nsg;
 pub mod resolve;

@@ -1,45 +1,66 @@
-//! Network security group semantics for traffic leaving a network interface.
+//! Network security group semantics.
 //!
-//! What Azure does (docs/azure-ml-network.md §4.7): the rules of one direction
-//! run in ascending priority and the first rule that matches a packet decides
-//! it; the default rules are always there below the user's rules
-//! (65000 `AllowVnetOutBound`, 65001 `AllowInternetOutBound`, 65500
-//! `DenyAllOutBound`). Outbound traffic passes the NIC's NSG, then the
-//! subnet's; both must allow it, and a missing NSG allows everything.
+//! What Azure does (docs/azure-ml-network.md §4.7, from the NSG overview
+//! [S10]): the rules of one direction run in ascending priority and the first
+//! rule that matches a packet decides it; the default rules are always there
+//! below the user's rules (priorities 100–4096):
 //!
-//! What this module computes: for a set of rules, the packets (protocol ×
-//! destination × destination port) that the NSG lets out from a given set of
-//! source addresses, as an exact [`PacketSet`]; and, for one packet, the rule
-//! that decides it ([`Evidence`]).
+//! - outbound: 65000 `AllowVnetOutBound`, 65001 `AllowInternetOutBound`,
+//!   65500 `DenyAllOutBound`;
+//! - inbound: 65000 `AllowVNetInBound`, 65001 `AllowAzureLoadBalancerInBound`,
+//!   65500 `DenyAllInbound`.
+//!
+//! Outbound traffic passes the NIC's NSG, then the subnet's; inbound traffic
+//! the subnet's, then the NIC's. Both must allow it, and a missing NSG allows
+//! everything. Rules are stateful, so only the direction that opens a flow is
+//! asked about.
+//!
+//! What this module computes: for a set of rules and the addresses of the
+//! compute's side (the sources of outbound traffic, the destinations of
+//! inbound traffic), the packets the NSG lets through, as exact
+//! [`PacketSet`]s. A packet is the protocol, the address of the *other* side
+//! (the destination outbound, the source inbound) and the destination port.
+//! For one packet, [`Evidence`] names the rule that decides it.
+//!
+//! The compute's own address and the source port are not fixed: a cluster's
+//! nodes take any address of the subnet, and source ports are ephemeral. A
+//! packet is *surely* allowed when it is allowed whichever they are, and
+//! *possibly* allowed when it is for some. The compute's side is split into
+//! parts on which every rule either applies or not, and each part is
+//! evaluated exactly (up to [`MAX_PARTS`] parts; beyond, the parts are merged
+//! and the result stays sound, only wider).
 //!
 //! Values not known offline. A rule with an unknown part is kept and flagged
 //! ([`Rule::is_unknown`]). It then has two match sets: the packets it surely
-//! matches and those it may match. Evaluation gives two bounds ([`Allowed`]):
-//! `surely` (allowed whatever the unknowns turn out to be) and `possibly`
-//! (allowed for some value of them). Per packet both bounds are exact for
-//! independent unknowns: at an unknown rule, the worst case denies the packet
-//! if the rule may deny and may match it, and otherwise lets it fall through
-//! unless the rule surely matches and allows; the best case is the mirror
-//! image. A rule of unknown priority is put first where it can hurt (a rule
-//! that may deny, for `surely`; one that may allow, for `possibly`) and left
-//! out where it can only help. When nothing is unknown the bounds are equal.
-//!
-//! The same two-bound treatment covers rules that apply to only some of the
-//! possible sources (a rule for one node's address when the source is a whole
-//! subnet, or a rule limited to some source ports): they may match, not surely.
+//! matches and those it may match. An address item the resolver knows only
+//! in bounds (a service tag without a service-tag file, a literal public
+//! prefix in symbolic mode) adds its `surely` addresses to the first and its
+//! `possibly` addresses to the second. Evaluation gives two bounds
+//! ([`Allowed`]): `surely` (allowed whatever the unknowns turn out to be) and
+//! `possibly` (allowed for some value of them). Per packet both bounds are
+//! exact for independent unknowns: at an unknown rule, the worst case denies
+//! the packet if the rule may deny and may match it, and otherwise lets it
+//! fall through unless the rule surely matches and allows; the best case is
+//! the mirror image. A rule of unknown priority (it lies somewhere in
+//! 100–4096) is put first where it can hurt (a rule that may deny, for
+//! `surely`; one that may allow, for `possibly`) and after every other user
+//! rule, still before the default rules, where it can only help. When
+//! nothing is unknown and the parts of the compute's side agree, the bounds
+//! are equal. The same value used by two rules is taken as two independent
+//! unknowns: the bounds stay sound, possibly wider than needed.
 
 mod model;
 
-use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::Hash;
 
 use amlguard_model::{Prov, UnknownValue};
 
+use crate::resolve::{AddrBounds, AddressResolver, ResolveError};
 use crate::space::{AddrSet, Packet, PacketSet, PortSet, ProtoSet, Protocol};
-use crate::tags::{ServiceTags, UnknownTag};
 
-// pub use model::rules_from_model;
+pub use model::rules_from_model;
 
 /// The direction of a rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,11 +69,48 @@ pub enum Direction {
     Outbound,
 }
 
+impl Direction {
+    /// `Inbound` or `Outbound`, in any case.
+    pub fn parse(text: &str) -> Option<Direction> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("inbound") {
+            Some(Direction::Inbound)
+        } else if t.eq_ignore_ascii_case("outbound") {
+            Some(Direction::Outbound)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Inbound => "Inbound",
+            Direction::Outbound => "Outbound",
+        })
+    }
+}
+
 /// What a rule does with the packets it matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Access {
     Allow,
     Deny,
+}
+
+impl Access {
+    /// `Allow` or `Deny`, in any case.
+    pub fn parse(text: &str) -> Option<Access> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("allow") {
+            Some(Access::Allow)
+        } else if t.eq_ignore_ascii_case("deny") {
+            Some(Access::Deny)
+        } else {
+            None
+        }
+    }
 }
 
 impl fmt::Display for Access {
@@ -76,10 +134,11 @@ pub enum ProtocolSpec {
 }
 
 impl ProtocolSpec {
-    /// `*`, `Any`, `Tcp`, `Udp`, `Icmp`, `Esp`, `Ah` (any case).
+    /// The values Azure accepts (`SecurityRuleProtocol`): `*`, `Tcp`, `Udp`,
+    /// `Icmp`, `Esp`, `Ah`, in any case.
     pub fn parse(text: &str) -> Option<ProtocolSpec> {
         Some(match text.trim().to_ascii_lowercase().as_str() {
-            "*" | "any" => ProtocolSpec::Any,
+            "*" => ProtocolSpec::Any,
             "tcp" => ProtocolSpec::Tcp,
             "udp" => ProtocolSpec::Udp,
             "icmp" => ProtocolSpec::Icmp,
@@ -102,14 +161,14 @@ impl ProtocolSpec {
         }
     }
 }
-
 /// A value of a rule as the input gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Setting<T> {
     Known(T),
     /// Not known offline; [`Rule::unknown`] says why and what decides it.
     Unknown,
-    /// Written, but not a value Azure accepts here (the text as written).
+    /// Written, but not a value Azure accepts here (the text as written; an
+    /// empty text when a required value is missing).
     Invalid(String),
 }
 
@@ -238,7 +297,8 @@ pub struct Rule {
     /// `destinationPortRange(s)`, together.
     pub destination_ports: Vec<Setting<PortSpec>>,
     /// Whether the rule is deployed: `Unknown` when its deployment condition is
-    /// not known offline or it is only referenced (`existing`).
+    /// not known offline or it is only referenced (`existing`, its properties
+    /// then being in Azure, not in the input).
     pub exists: Setting<bool>,
     /// One of Azure's default rules.
     pub default: bool,
@@ -266,6 +326,14 @@ impl Rule {
             default: false,
             unknown: Vec::new(),
             prov: None,
+        }
+    }
+
+    /// An inbound rule for everything, to narrow with the `with_…` methods.
+    pub fn inbound(name: &str, priority: u32, access: Access) -> Rule {
+        Rule {
+            direction: Setting::Known(Direction::Inbound),
+            ..Rule::outbound(name, priority, access)
         }
     }
 
@@ -332,131 +400,25 @@ pub fn default_outbound_rules() -> Vec<Rule> {
     vec![vnet, internet, deny]
 }
 
-// ---------------------------------------------------------------------------
-// Resolving names to addresses.
-
-/// Why a name in a rule has no addresses.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ResolveError {
-    /// A service tag that the service-tag file does not have.
-    UnknownTag(UnknownTag),
-    /// A service tag, but no service-tag file was given.
-    NoServiceTags { name: String },
-    /// An application security group whose members are not known.
-    UnknownAsg { id: String },
+/// Azure's default inbound rules, which every NSG has below its own.
+pub fn default_inbound_rules() -> Vec<Rule> {
+    let mut vnet = Rule::inbound("AllowVNetInBound", 65000, Access::Allow)
+        .with_sources(&["VirtualNetwork"])
+        .with_destinations(&["VirtualNetwork"]);
+    let mut lb = Rule::inbound("AllowAzureLoadBalancerInBound", 65001, Access::Allow)
+        .with_sources(&["AzureLoadBalancer"]);
+    let mut deny = Rule::inbound("DenyAllInbound", 65500, Access::Deny);
+    for r in [&mut vnet, &mut lb, &mut deny] {
+        r.default = true;
+    }
+    vec![vnet, lb, deny]
 }
 
-impl fmt::Display for ResolveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ResolveError::UnknownTag(e) => e.fmt(f),
-            ResolveError::NoServiceTags { name } => write!(
-                f,
-                "service tag `{name}` needs a service-tag file (--service-tags) to be resolved"
-            ),
-            ResolveError::UnknownAsg { id } => {
-                write!(
-                    f,
-                    "the members of application security group `{id}` are not known"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for ResolveError {}
-
-/// Turns the names in rules into addresses: tags (service tags and the virtual
-/// tags `VirtualNetwork`, `Internet`, …) and application security groups.
-pub trait AddressResolver {
-    /// A tag, by name (case-insensitive). An unknown name is an error, never an empty set.
-    fn tag(&self, name: &str) -> Result<Cow<'_, AddrSet>, ResolveError>;
-    /// The addresses of the members of an application security group, by resource ID.
-    fn asg(&self, id: &str) -> Result<Cow<'_, AddrSet>, ResolveError>;
-}
-
-/// The usual resolver: the caller's VNet (`VirtualNetwork`) and `Internet`,
-/// any other virtual tags, a service-tag file, and application security groups.
-#[derive(Clone, Debug)]
-pub struct Context<'a> {
-    virtual_network: AddrSet,
-    internet: AddrSet,
-    /// Lower-case name → addresses.
-    extra_tags: HashMap<String, AddrSet>,
-    service_tags: Option<&'a ServiceTags>,
-    /// Lower-case resource ID → member addresses.
-    asgs: HashMap<String, AddrSet>,
-}
-
-impl<'a> Context<'a> {
-    /// `VirtualNetwork` and `Internet` as the caller defines them for the
-    /// source's network (VNet address space plus peered and on-premises
-    /// ranges; everything outside the VNet that the internet reaches).
-    pub fn new(virtual_network: AddrSet, internet: AddrSet) -> Context<'a> {
-        Context {
-            virtual_network,
-            internet,
-            extra_tags: HashMap::new(),
-            service_tags: None,
-            asgs: HashMap::new(),
-        }
-    }
-
-    /// `VirtualNetwork` as given and `Internet` as everything else: the
-    /// cautious reading for exfiltration (private ranges outside the VNet
-    /// count as `Internet`; whether they lead anywhere is routing's question).
-    pub fn for_vnet(virtual_network: AddrSet) -> Context<'a> {
-        let internet = virtual_network.complement();
-        Context::new(virtual_network, internet)
-    }
-
-    /// Resolves service tags through this file.
-    pub fn with_service_tags(mut self, tags: &'a ServiceTags) -> Context<'a> {
-        self.service_tags = Some(tags);
-        self
-    }
-
-    /// Another tag (e.g. `AzureLoadBalancer`), or a replacement for a service tag.
-    pub fn with_tag(mut self, name: &str, addresses: AddrSet) -> Context<'a> {
-        self.extra_tags
-            .insert(name.trim().to_ascii_lowercase(), addresses);
-        self
-    }
-
-    /// The member addresses of an application security group.
-    pub fn with_asg(mut self, id: &str, addresses: AddrSet) -> Context<'a> {
-        self.asgs.insert(id.trim().to_ascii_lowercase(), addresses);
-        self
-    }
-}
-
-impl AddressResolver for Context<'_> {
-    fn tag(&self, name: &str) -> Result<Cow<'_, AddrSet>, ResolveError> {
-        let key = name.trim().to_ascii_lowercase();
-        match key.as_str() {
-            "virtualnetwork" => return Ok(Cow::Borrowed(&self.virtual_network)),
-            "internet" => return Ok(Cow::Borrowed(&self.internet)),
-            _ => {}
-        }
-        if let Some(a) = self.extra_tags.get(&key) {
-            return Ok(Cow::Borrowed(a));
-        }
-        match self.service_tags {
-            Some(t) => t
-                .resolve(name)
-                .map(Cow::Borrowed)
-                .map_err(ResolveError::UnknownTag),
-            None => Err(ResolveError::NoServiceTags {
-                name: name.trim().to_string(),
-            }),
-        }
-    }
-
-    fn asg(&self, id: &str) -> Result<Cow<'_, AddrSet>, ResolveError> {
-        self.asgs
-            .get(&id.trim().to_ascii_lowercase())
-            .map(Cow::Borrowed)
-            .ok_or_else(|| ResolveError::UnknownAsg { id: id.to_string() })
+/// The default rules of a direction.
+pub fn default_rules(direction: Direction) -> Vec<Rule> {
+    match direction {
+        Direction::Outbound => default_outbound_rules(),
+        Direction::Inbound => default_inbound_rules(),
     }
 }
 
@@ -472,7 +434,8 @@ pub struct NsgError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NsgErrorKind {
-    /// A tag or application security group without addresses.
+    /// A tag the resolver does not know (an unknown tag is an error, never an
+    /// empty set).
     Resolve(ResolveError),
     /// A value Azure does not accept.
     Invalid { field: &'static str, value: String },
@@ -496,7 +459,7 @@ impl fmt::Display for NsgError {
 impl std::error::Error for NsgError {}
 
 // ---------------------------------------------------------------------------
-// Evaluation.
+// Results.
 
 /// A rule as named in evidence.
 #[derive(Clone, Debug, PartialEq)]
@@ -527,7 +490,7 @@ impl fmt::Display for RuleRef {
     }
 }
 
-/// What an NSG lets out.
+/// What an NSG lets through, in one direction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Allowed {
     /// Allowed whatever the unknown values are.
@@ -544,6 +507,13 @@ impl Allowed {
             possibly: PacketSet::universe(),
         }
     }
+    /// Nothing, exactly.
+    pub fn nothing() -> Allowed {
+        Allowed {
+            surely: PacketSet::empty(),
+            possibly: PacketSet::empty(),
+        }
+    }
     /// The one answer, when nothing unknown affects it.
     pub fn exact(&self) -> Option<&PacketSet> {
         (self.surely == self.possibly).then_some(&self.surely)
@@ -555,10 +525,20 @@ impl Allowed {
             possibly: self.possibly.intersection(&other.possibly),
         }
     }
+    /// The verdict on one packet.
+    pub fn verdict(&self, p: &Packet) -> Verdict {
+        if self.surely.contains(p) {
+            Verdict::Allowed
+        } else if self.possibly.contains(p) {
+            Verdict::Unknown
+        } else {
+            Verdict::Denied
+        }
+    }
 }
 
-/// Outbound traffic must pass the NIC's NSG and the subnet's: the packets both
-/// allow. A missing NSG allows everything.
+/// Traffic must pass both NSGs (NIC and subnet, in either direction): the
+/// packets both allow. A missing NSG allows everything.
 pub fn effective(nic: Option<&Allowed>, subnet: Option<&Allowed>) -> Allowed {
     match (nic, subnet) {
         (Some(a), Some(b)) => a.intersection(b),
@@ -588,149 +568,355 @@ pub struct Doubt {
 pub struct Evidence {
     pub verdict: Verdict,
     /// The first rule, in priority order, that surely matches the packet.
-    /// `None` only when the source set is empty (nothing is sent at all).
+    /// `None` only when the compute's side is empty (no traffic at all).
     pub decided_by: Option<RuleRef>,
-    /// Rules before it that may match the packet (parts unknown offline, or
-    /// applying to only some sources): they could decide it instead.
+    /// Rules before it that may match the packet (parts unknown offline), or
+    /// that decide it differently for some of the compute's addresses or
+    /// source ports: they could decide it instead.
     pub doubts: Vec<Doubt>,
 }
 
-/// A rule ready for evaluation: what it surely and possibly matches.
+// ---------------------------------------------------------------------------
+// Evaluation.
+
+/// At most this many parts of the compute's side (addresses × source ports)
+/// are evaluated apart. Beyond, parts are merged: still sound, less precise.
+pub const MAX_PARTS: usize = 64;
+
+/// How surely a rule applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Tri {
+    No,
+    Maybe,
+    Sure,
+}
+
+impl Tri {
+    fn of(sure: bool, may: bool) -> Tri {
+        if sure {
+            Tri::Sure
+        } else if may {
+            Tri::Maybe
+        } else {
+            Tri::No
+        }
+    }
+}
+
+/// A rule ready for evaluation.
 #[derive(Clone, Debug)]
 struct Compiled {
     rule: RuleRef,
     access: Option<Access>,
     priority: Option<u32>,
+    /// Whether it exists and is of the direction evaluated.
+    applies: Tri,
+    /// The addresses of the compute's side it covers (its sources outbound,
+    /// its destinations inbound).
+    local: AddrBounds,
+    /// The source ports it covers: (surely, possibly).
+    source_ports: (PortSet, PortSet),
+    /// The packets it surely / possibly matches, where it applies.
     min: PacketSet,
     max: PacketSet,
     doubts: Vec<String>,
 }
 
 impl Compiled {
-    fn exact(&self) -> bool {
-        self.access.is_some() && self.priority.is_some() && self.min == self.max
+    /// How surely the rule applies to every address and source port of a part.
+    fn status(&self, addrs: &AddrSet, ports: &PortSet) -> Tri {
+        let a = Tri::of(
+            addrs.is_subset(&self.local.surely),
+            addrs.intersects(&self.local.possibly),
+        );
+        let p = Tri::of(
+            ports.is_subset(&self.source_ports.0),
+            ports.intersects(&self.source_ports.1),
+        );
+        self.applies.min(a).min(p)
     }
 }
 
-/// An NSG's outbound rules, evaluated for one set of source addresses.
+/// Parts of the compute's side on which every rule has the same status.
 #[derive(Clone, Debug)]
-pub struct OutboundNsg {
-    /// In evaluation order: unknown priorities first, then ascending priority.
-    rules: Vec<Compiled>,
+struct Part {
+    /// The first region (addresses × source ports) with these statuses.
+    addrs: AddrSet,
+    ports: PortSet,
+    /// Every region with these statuses is one region (nothing to tell apart).
+    whole: bool,
+    /// Per rule (in evaluation order).
+    status: Vec<Tri>,
     allowed: Allowed,
 }
 
-impl OutboundNsg {
-    /// Evaluates `rules` (the NSG's own; the default rules are added) for
-    /// traffic from `source` (the addresses the NIC may have, e.g. the
-    /// subnet's prefix for a cluster whose nodes come and go).
-    pub fn new(
+/// The rules of one NSG and one direction, evaluated for one compute's side.
+#[derive(Clone, Debug)]
+struct Evaluated {
+    direction: Direction,
+    /// In evaluation order: unknown priorities first, then ascending priority.
+    rules: Vec<Compiled>,
+    parts: Vec<Part>,
+    allowed: Allowed,
+}
+
+impl Evaluated {
+    fn new(
+        direction: Direction,
         rules: &[Rule],
-        source: &AddrSet,
+        local: &AddrSet,
         resolver: &dyn AddressResolver,
-    ) -> Result<OutboundNsg, NsgError> {
-        let defaults = default_outbound_rules();
+    ) -> Result<Evaluated, NsgError> {
+        let defaults = default_rules(direction);
         let mut compiled = Vec::with_capacity(rules.len() + defaults.len());
         for (i, r) in rules.iter().enumerate() {
-            if let Some(c) = compile(r, Some(i), source, resolver)? {
+            if let Some(c) = compile(r, Some(i), direction, resolver)? {
                 compiled.push(c);
             }
         }
         for r in &defaults {
-            if let Some(c) = compile(r, None, source, resolver)? {
+            if let Some(c) = compile(r, None, direction, resolver)? {
                 compiled.push(c);
             }
         }
         // Stable: rules of equal priority (which Azure rejects) keep input order.
         compiled.sort_by_key(|c| c.priority.map_or(0, u64::from));
-        let surely = first_match(&bound_list(&compiled, Bound::Surely));
-        let possibly = if compiled.iter().all(Compiled::exact) {
-            surely.clone()
-        } else {
-            first_match(&bound_list(&compiled, Bound::Possibly))
+        let parts = parts(&compiled, local);
+        let mut surely: Option<PacketSet> = None;
+        let mut possibly = PacketSet::empty();
+        for p in &parts {
+            surely = Some(match surely {
+                None => p.allowed.surely.clone(),
+                Some(s) => s.intersection(&p.allowed.surely),
+            });
+            possibly = possibly.union(&p.allowed.possibly);
+        }
+        let allowed = Allowed {
+            surely: surely.unwrap_or_else(PacketSet::empty),
+            possibly,
         };
-        Ok(OutboundNsg {
+        Ok(Evaluated {
+            direction,
             rules: compiled,
-            allowed: Allowed { surely, possibly },
+            parts,
+            allowed,
         })
     }
 
-    /// The packets the NSG lets out.
-    pub fn allowed(&self) -> &Allowed {
-        &self.allowed
-    }
-
-    /// Why the NSG allows or denies `p`.
-    pub fn explain(&self, p: &Packet) -> Evidence {
-        let verdict = if self.allowed.surely.contains(p) {
-            Verdict::Allowed
-        } else if !self.allowed.possibly.contains(p) {
-            Verdict::Denied
-        } else {
-            Verdict::Unknown
+    fn explain(&self, p: &Packet) -> Evidence {
+        let verdict = self.allowed.verdict(p);
+        let traces: Vec<(&Part, Verdict, Trace)> = self
+            .parts
+            .iter()
+            .map(|part| {
+                let v = part.allowed.verdict(p);
+                (part, v, trace(&self.rules, &part.status, p))
+            })
+            .collect();
+        // A part that shows the verdict: any part for a sure verdict; for an
+        // uncertain one, a part uncertain in itself, else a part that denies
+        // (the parts that allow are added as doubts).
+        let pick = match verdict {
+            Verdict::Unknown => traces
+                .iter()
+                .position(|(_, v, _)| *v == Verdict::Unknown)
+                .or_else(|| traces.iter().position(|(_, v, _)| *v == Verdict::Denied)),
+            _ => traces.first().map(|_| 0),
         };
-        let mut doubts = Vec::new();
-        let mut decided_by = None;
-        for c in &self.rules {
-            if c.access.is_some() && c.priority.is_some() && c.min.contains(p) {
-                decided_by = Some(c.rule.clone());
-                break;
-            }
-            if c.max.contains(p) {
+        let Some((_, shown, chosen)) = pick.and_then(|i| traces.get(i)) else {
+            return Evidence {
+                verdict,
+                decided_by: None,
+                doubts: Vec::new(),
+            };
+        };
+        let mut doubts = chosen.doubts.clone();
+        if verdict == Verdict::Unknown && *shown == Verdict::Denied {
+            let mut named: HashSet<Option<usize>> = HashSet::new();
+            for (part, v, t) in &traces {
+                if *v != Verdict::Allowed {
+                    continue;
+                }
+                let Some(r) = &t.decided_by else { continue };
+                if chosen.decided_by.as_ref() == Some(r) || !named.insert(r.index) {
+                    continue;
+                }
                 doubts.push(Doubt {
-                    rule: c.rule.clone(),
-                    reasons: c.doubts.clone(),
+                    rule: r.clone(),
+                    reasons: vec![self.part_reason(part)],
                 });
             }
         }
         Evidence {
             verdict,
-            decided_by,
+            decided_by: chosen.decided_by.clone(),
             doubts,
         }
     }
-}
 
-/// The packets an NSG's outbound rules let out from `source`.
-pub fn allowed_outbound(
-    rules: &[Rule],
-    source: &AddrSet,
-    resolver: &dyn AddressResolver,
-) -> Result<Allowed, NsgError> {
-    OutboundNsg::new(rules, source, resolver).map(|n| n.allowed)
-}
-
-/// The verdict of both NSGs on one packet, with each one's evidence.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EffectiveEvidence {
-    pub verdict: Verdict,
-    /// `None`: the NIC has no NSG.
-    pub nic: Option<Evidence>,
-    /// `None`: the subnet has no NSG.
-    pub subnet: Option<Evidence>,
-}
-
-/// Why `p` gets out (or not) past the NIC's NSG and then the subnet's.
-pub fn explain_effective(
-    nic: Option<&OutboundNsg>,
-    subnet: Option<&OutboundNsg>,
-    p: &Packet,
-) -> EffectiveEvidence {
-    let nic = nic.map(|n| n.explain(p));
-    let subnet = subnet.map(|n| n.explain(p));
-    let verdicts = [&nic, &subnet].map(|e| e.as_ref().map_or(Verdict::Allowed, |e| e.verdict));
-    let verdict = if verdicts.contains(&Verdict::Denied) {
-        Verdict::Denied
-    } else if verdicts.contains(&Verdict::Unknown) {
-        Verdict::Unknown
-    } else {
-        Verdict::Allowed
-    };
-    EffectiveEvidence {
-        verdict,
-        nic,
-        subnet,
+    /// Why a rule decides differently for one part of the compute's side.
+    fn part_reason(&self, part: &Part) -> String {
+        let (side, prep) = match self.direction {
+            Direction::Outbound => ("source addresses", "from"),
+            Direction::Inbound => ("destination addresses", "to"),
+        };
+        let mut text = format!("it decides the packet for traffic {prep} {}", part.addrs);
+        if !part.ports.is_all() {
+            text.push_str(&format!(" with source ports {}", part.ports));
+        }
+        if !part.whole {
+            text.push_str(" (among others)");
+        }
+        text.push_str(&format!(
+            ": the rules apply to only some of the {side} or source ports"
+        ));
+        text
     }
+}
+
+/// The deciding rule and the doubts for one packet in one part.
+struct Trace {
+    decided_by: Option<RuleRef>,
+    doubts: Vec<Doubt>,
+}
+
+fn trace(rules: &[Compiled], status: &[Tri], p: &Packet) -> Trace {
+    let mut doubts = Vec::new();
+    for (c, st) in rules.iter().zip(status) {
+        if *st == Tri::No {
+            continue;
+        }
+        let sure = *st == Tri::Sure && c.min.contains(p);
+        if sure && c.access.is_some() && c.priority.is_some() {
+            return Trace {
+                decided_by: Some(c.rule.clone()),
+                doubts,
+            };
+        }
+        if c.max.contains(p) {
+            doubts.push(Doubt {
+                rule: c.rule.clone(),
+                reasons: c.doubts.clone(),
+            });
+        }
+    }
+    Trace {
+        decided_by: None,
+        doubts,
+    }
+}
+
+/// Something to split into parts.
+trait Region: Clone + Eq + Hash {
+    fn meet(&self, other: &Self) -> Self;
+    fn minus(&self, other: &Self) -> Self;
+    fn is_none(&self) -> bool;
+    fn is_whole(&self) -> bool;
+}
+
+impl Region for AddrSet {
+    fn meet(&self, other: &Self) -> Self {
+        self.intersection(other)
+    }
+    fn minus(&self, other: &Self) -> Self {
+        self.difference(other)
+    }
+    fn is_none(&self) -> bool {
+        self.is_empty()
+    }
+    fn is_whole(&self) -> bool {
+        self.is_all()
+    }
+}
+
+impl Region for PortSet {
+    fn meet(&self, other: &Self) -> Self {
+        self.intersection(other)
+    }
+    fn minus(&self, other: &Self) -> Self {
+        self.difference(other)
+    }
+    fn is_none(&self) -> bool {
+        self.is_empty()
+    }
+    fn is_whole(&self) -> bool {
+        self.is_all()
+    }
+}
+
+/// Splits `base` into the coarsest pieces that each lie wholly inside or
+/// wholly outside every cut; just `base` when that takes more than `cap`.
+fn split<R: Region>(base: &R, cuts: &[&R], cap: usize) -> Vec<R> {
+    if base.is_none() {
+        return Vec::new();
+    }
+    let mut seen: HashSet<&R> = HashSet::new();
+    let mut pieces = vec![base.clone()];
+    for cut in cuts {
+        if cut.is_none() || cut.is_whole() || !seen.insert(*cut) {
+            continue;
+        }
+        let mut next = Vec::with_capacity(pieces.len() + 1);
+        for piece in pieces {
+            let inside = piece.meet(cut);
+            if inside.is_none() {
+                next.push(piece);
+                continue;
+            }
+            let outside = piece.minus(cut);
+            next.push(inside);
+            if !outside.is_none() {
+                next.push(outside);
+            }
+        }
+        if next.len() > cap {
+            return vec![base.clone()];
+        }
+        pieces = next;
+    }
+    pieces
+}
+
+/// The parts of the compute's side and what each lets through.
+fn parts(rules: &[Compiled], local: &AddrSet) -> Vec<Part> {
+    let addr_cuts: Vec<&AddrSet> = rules
+        .iter()
+        .flat_map(|c| [&c.local.surely, &c.local.possibly])
+        .collect();
+    let port_cuts: Vec<&PortSet> = rules
+        .iter()
+        .flat_map(|c| [&c.source_ports.0, &c.source_ports.1])
+        .collect();
+    let mut addrs = split(local, &addr_cuts, MAX_PARTS);
+    let mut ports = split(&PortSet::all(), &port_cuts, MAX_PARTS);
+    if addrs.len().saturating_mul(ports.len()) > MAX_PARTS {
+        ports = vec![PortSet::all()];
+    }
+    if addrs.len() > MAX_PARTS {
+        addrs = vec![local.clone()];
+    }
+    let mut groups: HashMap<Vec<Tri>, usize> = HashMap::new();
+    let mut out: Vec<Part> = Vec::new();
+    for a in &addrs {
+        for p in &ports {
+            let status: Vec<Tri> = rules.iter().map(|c| c.status(a, p)).collect();
+            match groups.get(&status).and_then(|i| out.get_mut(*i)) {
+                Some(part) => part.whole = false,
+                None => {
+                    groups.insert(status.clone(), out.len());
+                    let allowed = evaluate(rules, &status);
+                    out.push(Part {
+                        addrs: a.clone(),
+                        ports: p.clone(),
+                        whole: true,
+                        status,
+                        allowed,
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -739,29 +925,64 @@ enum Bound {
     Possibly,
 }
 
+/// Both bounds for one part, given each rule's status there.
+fn evaluate(rules: &[Compiled], status: &[Tri]) -> Allowed {
+    let surely = first_match(&bound_list(rules, status, Bound::Surely));
+    let exact = rules.iter().zip(status).all(|(c, st)| match st {
+        Tri::No => true,
+        Tri::Maybe => false,
+        Tri::Sure => c.access.is_some() && c.priority.is_some() && c.min == c.max,
+    });
+    let possibly = if exact {
+        surely.clone()
+    } else {
+        first_match(&bound_list(rules, status, Bound::Possibly))
+    };
+    Allowed { surely, possibly }
+}
+
 /// The concrete rule list whose first-match result is the bound: each
-/// uncertain rule in its worst (or best) role.
-fn bound_list(rules: &[Compiled], bound: Bound) -> Vec<(Access, &PacketSet)> {
+/// uncertain rule in its worst (or best) role and place.
+fn bound_list<'a>(
+    rules: &'a [Compiled],
+    status: &[Tri],
+    bound: Bound,
+) -> Vec<(Access, &'a PacketSet)> {
+    let (hurts, helps) = match bound {
+        Bound::Surely => (Access::Deny, Access::Allow),
+        Bound::Possibly => (Access::Allow, Access::Deny),
+    };
     let mut out = Vec::with_capacity(rules.len());
-    for c in rules {
-        let (hurts, helps) = match bound {
-            Bound::Surely => (Access::Deny, Access::Allow),
-            Bound::Possibly => (Access::Allow, Access::Deny),
-        };
+    // Rules of unknown priority that can only help: after every user rule,
+    // before the default rules (user priorities are 100–4096).
+    let mut late = Vec::new();
+    let mut late_placed = false;
+    for (c, st) in rules.iter().zip(status) {
+        if c.rule.default && !late_placed {
+            out.append(&mut late);
+            late_placed = true;
+        }
+        if *st == Tri::No {
+            continue;
+        }
         match c.access {
             // May act against the bound: wherever it may match, at its place
-            // (first, when its place is unknown).
+            // (first, when its place is unknown: the list starts with them).
             None => out.push((hurts, &c.max)),
             Some(a) if a == hurts => out.push((hurts, &c.max)),
-            // Can only act for the bound: only where it surely matches, and
-            // only when its place is known.
+            // Can only act for the bound: only where it surely matches.
             Some(_) => {
-                if c.priority.is_some() {
-                    out.push((helps, &c.min));
+                if *st == Tri::Sure {
+                    if c.priority.is_some() {
+                        out.push((helps, &c.min));
+                    } else {
+                        late.push((helps, &c.min));
+                    }
                 }
             }
         }
     }
+    out.append(&mut late);
     out
 }
 
@@ -781,13 +1002,140 @@ fn first_match(rules: &[(Access, &PacketSet)]) -> PacketSet {
     allowed
 }
 
-/// Union of a rule's address items: (surely, possibly).
+// ---------------------------------------------------------------------------
+// The public evaluators.
+
+/// An NSG's outbound rules, evaluated for traffic from one compute.
+#[derive(Clone, Debug)]
+pub struct OutboundNsg(Evaluated);
+
+impl OutboundNsg {
+    /// Evaluates `rules` (the NSG's own; the default rules are added) for
+    /// traffic from `source` (the addresses the NIC may have, e.g. the
+    /// subnet's prefix for a cluster whose nodes come and go). Packets name
+    /// the destination address and port.
+    pub fn new(
+        rules: &[Rule],
+        source: &AddrSet,
+        resolver: &dyn AddressResolver,
+    ) -> Result<OutboundNsg, NsgError> {
+        Evaluated::new(Direction::Outbound, rules, source, resolver).map(OutboundNsg)
+    }
+
+    /// The packets the NSG lets out.
+    pub fn allowed(&self) -> &Allowed {
+        &self.0.allowed
+    }
+
+    /// Why the NSG allows or denies `p`.
+    pub fn explain(&self, p: &Packet) -> Evidence {
+        self.0.explain(p)
+    }
+}
+
+/// An NSG's inbound rules, evaluated for traffic to one compute.
+#[derive(Clone, Debug)]
+pub struct InboundNsg(Evaluated);
+
+impl InboundNsg {
+    /// Evaluates `rules` (the NSG's own; the default rules are added) for
+    /// traffic to `destination` (the addresses the compute may have). A
+    /// packet's address is the *source* of the traffic; its port is the
+    /// destination port (e.g. TCP 44224 from `AzureMachineLearning`).
+    pub fn new(
+        rules: &[Rule],
+        destination: &AddrSet,
+        resolver: &dyn AddressResolver,
+    ) -> Result<InboundNsg, NsgError> {
+        Evaluated::new(Direction::Inbound, rules, destination, resolver).map(InboundNsg)
+    }
+
+    /// The packets (protocol × source address × destination port) the NSG lets in.
+    pub fn allowed(&self) -> &Allowed {
+        &self.0.allowed
+    }
+
+    /// Why the NSG allows or denies `p` (its address is the source).
+    pub fn explain(&self, p: &Packet) -> Evidence {
+        self.0.explain(p)
+    }
+}
+
+/// The packets an NSG's outbound rules let out from `source`.
+pub fn allowed_outbound(
+    rules: &[Rule],
+    source: &AddrSet,
+    resolver: &dyn AddressResolver,
+) -> Result<Allowed, NsgError> {
+    OutboundNsg::new(rules, source, resolver).map(|n| n.0.allowed)
+}
+
+/// The packets an NSG's inbound rules let in to `destination` (addresses in
+/// the packets are sources).
+pub fn allowed_inbound(
+    rules: &[Rule],
+    destination: &AddrSet,
+    resolver: &dyn AddressResolver,
+) -> Result<Allowed, NsgError> {
+    InboundNsg::new(rules, destination, resolver).map(|n| n.0.allowed)
+}
+
+/// The verdict of both NSGs on one packet, with each one's evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EffectiveEvidence {
+    pub verdict: Verdict,
+    /// `None`: the NIC has no NSG.
+    pub nic: Option<Evidence>,
+    /// `None`: the subnet has no NSG.
+    pub subnet: Option<Evidence>,
+}
+
+/// Why `p` gets out (or not) past the NIC's NSG and then the subnet's.
+pub fn explain_effective(
+    nic: Option<&OutboundNsg>,
+    subnet: Option<&OutboundNsg>,
+    p: &Packet,
+) -> EffectiveEvidence {
+    combine(nic.map(|n| n.explain(p)), subnet.map(|n| n.explain(p)))
+}
+
+/// Why `p` (its address being the source) gets in (or not) past the subnet's
+/// NSG and then the NIC's.
+pub fn explain_effective_inbound(
+    subnet: Option<&InboundNsg>,
+    nic: Option<&InboundNsg>,
+    p: &Packet,
+) -> EffectiveEvidence {
+    combine(nic.map(|n| n.explain(p)), subnet.map(|n| n.explain(p)))
+}
+
+fn combine(nic: Option<Evidence>, subnet: Option<Evidence>) -> EffectiveEvidence {
+    let verdicts = [&nic, &subnet].map(|e| e.as_ref().map_or(Verdict::Allowed, |e| e.verdict));
+    let verdict = if verdicts.contains(&Verdict::Denied) {
+        Verdict::Denied
+    } else if verdicts.contains(&Verdict::Unknown) {
+        Verdict::Unknown
+    } else {
+        Verdict::Allowed
+    };
+    EffectiveEvidence {
+        verdict,
+        nic,
+        subnet,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Compiling one rule.
+
+/// Union of a rule's address items, with why it is not exact.
 fn addresses(
     rule: &Rule,
     items: &[Setting<AddressSpec>],
     field: &'static str,
     resolver: &dyn AddressResolver,
-) -> Result<(AddrSet, AddrSet), NsgError> {
+    doubts: &mut Vec<String>,
+) -> Result<AddrBounds, NsgError> {
     let err = |kind| NsgError {
         rule: rule.name.clone(),
         kind,
@@ -795,39 +1143,67 @@ fn addresses(
     if items.is_empty() {
         return Err(err(NsgErrorKind::Missing { field }));
     }
-    let mut known = AddrSet::empty();
-    let mut unknown = false;
+    let unknown_bounds = || AddrBounds {
+        surely: AddrSet::empty(),
+        possibly: AddrSet::all(),
+    };
+    let mut out = AddrBounds::empty();
     for item in items {
-        match item {
-            Setting::Known(AddressSpec::Any) => known = AddrSet::all(),
-            Setting::Known(AddressSpec::Prefix(set, _)) => known = known.union(set),
+        let b = match item {
+            Setting::Known(AddressSpec::Any) => AddrBounds::exact(AddrSet::all()),
+            Setting::Known(AddressSpec::Prefix(set, text)) => {
+                let b = resolver.prefix(set);
+                if !b.is_exact() {
+                    doubts.push(format!(
+                        "whether {field} `{text}` covers part of a service tag is not known \
+                         without a service-tag file (--service-tags)"
+                    ));
+                }
+                b
+            }
             Setting::Known(AddressSpec::Tag(name)) => {
-                let set = resolver
+                let b = resolver
                     .tag(name)
                     .map_err(|e| err(NsgErrorKind::Resolve(e)))?;
-                known = known.union(&set);
+                if !b.is_exact() {
+                    doubts.push(format!(
+                        "the addresses of {field} `{name}` are not known exactly offline \
+                         (a service-tag file, --service-tags, gives service tags' prefixes)"
+                    ));
+                }
+                b
             }
-            Setting::Known(AddressSpec::Asg(id)) => {
-                let set = resolver
-                    .asg(id)
-                    .map_err(|e| err(NsgErrorKind::Resolve(e)))?;
-                known = known.union(&set);
+            Setting::Known(AddressSpec::Asg(id)) => match resolver.asg(id) {
+                Ok(b) => {
+                    if !b.is_exact() {
+                        doubts.push(format!(
+                            "the members of application security group `{id}` are not fully known"
+                        ));
+                    }
+                    b
+                }
+                Err(ResolveError::UnknownAsg { .. }) => {
+                    doubts.push(format!(
+                        "the members of application security group `{id}` are not known offline"
+                    ));
+                    unknown_bounds()
+                }
+                Err(e) => return Err(err(NsgErrorKind::Resolve(e))),
+            },
+            Setting::Unknown => unknown_bounds(),
+            Setting::Invalid(v) if v.is_empty() => {
+                return Err(err(NsgErrorKind::Missing { field }));
             }
-            Setting::Unknown => unknown = true,
             Setting::Invalid(v) => {
                 return Err(err(NsgErrorKind::Invalid {
                     field,
                     value: v.clone(),
                 }));
             }
-        }
+        };
+        out = out.union(&b);
     }
-    let possibly = if unknown {
-        AddrSet::all()
-    } else {
-        known.clone()
-    };
-    Ok((known, possibly))
+    Ok(out)
 }
 
 /// Union of a rule's port items: (surely, possibly).
@@ -850,6 +1226,9 @@ fn ports(
             Setting::Known(PortSpec::Any) => known.push((u16::MIN, u16::MAX)),
             Setting::Known(PortSpec::Range(lo, hi)) => known.push((*lo, *hi)),
             Setting::Unknown => unknown = true,
+            Setting::Invalid(v) if v.is_empty() => {
+                return Err(err(NsgErrorKind::Missing { field }));
+            }
             Setting::Invalid(v) => {
                 return Err(err(NsgErrorKind::Invalid {
                     field,
@@ -867,45 +1246,44 @@ fn ports(
     Ok((known, possibly))
 }
 
-/// A scalar setting: `Ok(Some)` known, `Ok(None)` unknown, `Err` invalid.
+/// A scalar setting: `Ok(Some)` known, `Ok(None)` unknown, `Err` invalid or
+/// missing (an empty invalid text).
 fn scalar<T: Copy>(
     rule: &Rule,
     s: &Setting<T>,
     field: &'static str,
 ) -> Result<Option<T>, NsgError> {
-    match s {
-        Setting::Known(t) => Ok(Some(*t)),
-        Setting::Unknown => Ok(None),
-        Setting::Invalid(v) => Err(NsgError {
-            rule: rule.name.clone(),
-            kind: NsgErrorKind::Invalid {
-                field,
-                value: v.clone(),
-            },
-        }),
-    }
+    let kind = match s {
+        Setting::Known(t) => return Ok(Some(*t)),
+        Setting::Unknown => return Ok(None),
+        Setting::Invalid(v) if v.is_empty() => NsgErrorKind::Missing { field },
+        Setting::Invalid(v) => NsgErrorKind::Invalid {
+            field,
+            value: v.clone(),
+        },
+    };
+    Err(NsgError {
+        rule: rule.name.clone(),
+        kind,
+    })
 }
 
-/// A rule's match sets for outbound traffic from `source`; `None` when it
-/// cannot apply (inbound, or not deployed).
+/// A rule's match sets for traffic of `dir`; `None` when it cannot apply
+/// (the other direction, or not deployed).
 fn compile(
     rule: &Rule,
     index: Option<usize>,
-    source: &AddrSet,
+    dir: Direction,
     resolver: &dyn AddressResolver,
 ) -> Result<Option<Compiled>, NsgError> {
-    let exists = scalar(rule, &rule.exists, "deployment condition")?;
+    let exists = scalar(rule, &rule.exists, "rule declaration")?;
     let direction = scalar(rule, &rule.direction, "direction")?;
-    if exists == Some(false) || direction == Some(Direction::Inbound) {
+    if exists == Some(false) || direction.is_some_and(|d| d != dir) {
         return Ok(None);
     }
     let priority = scalar(rule, &rule.priority, "priority")?;
     let access = scalar(rule, &rule.access, "access")?;
     let protocol = scalar(rule, &rule.protocol, "protocol")?;
-    let (src_min, src_max) = addresses(rule, &rule.source, "source address", resolver)?;
-    let (sport_min, _) = ports(rule, &rule.source_ports, "source port range")?;
-    let (dst_min, dst_max) = addresses(rule, &rule.destination, "destination address", resolver)?;
-    let (port_min, port_max) = ports(rule, &rule.destination_ports, "destination port range")?;
 
     let mut doubts = Vec::new();
     for u in &rule.unknown {
@@ -915,54 +1293,59 @@ fn compile(
         }
         doubts.push(reason);
     }
-    let mut note = |cond: bool, what: &str| {
-        if cond && rule.unknown.is_empty() {
-            doubts.push(what.to_string());
-        }
+    let (local_items, local_field, remote_items, remote_field) = match dir {
+        Direction::Outbound => (
+            &rule.source,
+            "source address",
+            &rule.destination,
+            "destination address",
+        ),
+        Direction::Inbound => (
+            &rule.destination,
+            "destination address",
+            &rule.source,
+            "source address",
+        ),
     };
-    note(priority.is_none(), "its priority is not known");
-    note(access.is_none(), "its access is not known");
-    note(direction.is_none(), "its direction is not known");
-    note(exists.is_none(), "whether it is deployed is not known");
-    note(protocol.is_none(), "its protocol is not known");
-    note(dst_min != dst_max, "its destination is not fully known");
-    note(
-        port_min != port_max,
-        "its destination ports are not fully known",
-    );
+    let local = addresses(rule, local_items, local_field, resolver, &mut doubts)?;
+    let remote = addresses(rule, remote_items, remote_field, resolver, &mut doubts)?;
+    let source_ports = ports(rule, &rule.source_ports, "source port range")?;
+    let (port_min, port_max) = ports(rule, &rule.destination_ports, "destination port range")?;
 
-    let may_source = source.intersects(&src_max);
-    let sure_source = may_source && source.is_subset(&src_min);
-    if may_source && !sure_source {
-        doubts.push(format!(
-            "it applies to only some of the source addresses ({source} against {})",
-            rule_sources(rule)
-        ));
+    if rule.unknown.is_empty() {
+        let mut note = |cond: bool, what: &str| {
+            if cond {
+                doubts.push(what.to_string());
+            }
+        };
+        note(priority.is_none(), "its priority is not known");
+        note(access.is_none(), "its access is not known");
+        note(direction.is_none(), "its direction is not known");
+        note(exists.is_none(), "whether it is deployed is not known");
+        note(protocol.is_none(), "its protocol is not known");
+        let unknown_item =
+            |items: &[Setting<AddressSpec>]| items.iter().any(|s| matches!(s, Setting::Unknown));
+        note(
+            unknown_item(remote_items) || unknown_item(local_items),
+            "its addresses are not fully known",
+        );
+        note(
+            port_min != port_max || source_ports.0 != source_ports.1,
+            "its ports are not fully known",
+        );
     }
-    let all_source_ports = sport_min.is_all();
-    if may_source && !all_source_ports {
-        doubts.push(format!(
-            "it applies to only some source ports ({sport_min})"
-        ));
-    }
-    let sure = sure_source
-        && all_source_ports
-        && direction == Some(Direction::Outbound)
-        && exists == Some(true);
+
+    let applies = if exists == Some(true) && direction == Some(dir) {
+        Tri::Sure
+    } else {
+        Tri::Maybe
+    };
     let (proto_min, proto_max) = match protocol {
         Some(p) => (p.protocols(), p.protocols()),
         None => (ProtoSet::empty(), ProtoSet::all()),
     };
-    let max = if may_source {
-        PacketSet::product(&proto_max, &dst_max, &port_max)
-    } else {
-        PacketSet::empty()
-    };
-    let min = if sure {
-        PacketSet::product(&proto_min, &dst_min, &port_min)
-    } else {
-        PacketSet::empty()
-    };
+    let min = PacketSet::product(&proto_min, &remote.surely, &port_min);
+    let max = PacketSet::product(&proto_max, &remote.possibly, &port_max);
     Ok(Some(Compiled {
         rule: RuleRef {
             name: rule.name.clone(),
@@ -974,23 +1357,13 @@ fn compile(
         },
         access,
         priority,
+        applies,
+        local,
+        source_ports,
         min,
         max,
         doubts,
     }))
-}
-
-fn rule_sources(rule: &Rule) -> String {
-    let items: Vec<String> = rule
-        .source
-        .iter()
-        .map(|s| match s {
-            Setting::Known(a) => a.to_string(),
-            Setting::Unknown => "(unknown)".to_string(),
-            Setting::Invalid(v) => v.clone(),
-        })
-        .collect();
-    items.join(", ")
 }
 
 #[cfg(test)]

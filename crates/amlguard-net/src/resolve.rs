@@ -100,4 +100,10 @@ pub trait AddressResolver {
     /// file; in symbolic mode a public prefix other than `/0` possibly covers
     /// part of every tag.
     fn prefix(&self, set: &AddrSet) -> AddrBounds;
+    /// Public addresses that belong to no Azure service tag: where an
+    /// arbitrary internet host an insider rents would be. Exact with a
+    /// service-tag file (outside `AzureCloud` and every other tag, outside the
+    /// private ranges and the virtual network); symbolic otherwise, with every
+    /// public literal prefix possibly in it.
+    fn internet_only(&self) -> AddrBounds;
 }

@@ -663,6 +663,21 @@ impl PacketSet {
         ProtoSet(self.0.domain())
     }
 
+    /// One packet of the set (the lowest protocol, address and port of its
+    /// first box), to ask a component why it decides the way it does.
+    pub fn sample(&self) -> Option<Packet> {
+        let b = self.boxes().next()?;
+        let destination = match b.addresses {
+            AddrRange::V4(lo, _) => IpAddr::V4(lo),
+            AddrRange::V6(lo, _) => IpAddr::V6(lo),
+        };
+        Some(Packet {
+            protocol: Protocol::from_number(b.protocols.0),
+            destination,
+            port: b.ports.0,
+        })
+    }
+
     /// How many boxes the set has (a measure of its size in memory).
     pub fn box_count(&self) -> usize {
         self.0

@@ -15,6 +15,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
@@ -45,6 +47,11 @@ pub struct ServiceTags {
     tags: Vec<ServiceTag>,
     /// Lower-case name → index into `tags`.
     by_name: HashMap<String, usize>,
+    /// Each tag's prefixes as the file writes them, joined by commas, parallel
+    /// to `tags` (parsed again only when asked for: few callers need them).
+    prefix_texts: Vec<String>,
+    /// The union of every tag's addresses, computed on first use.
+    all_addresses: OnceLock<AddrSet>,
 }
 
 /// Why a service-tag file could not be read.
@@ -159,6 +166,7 @@ impl ServiceTags {
         let values = wire.values.ok_or(TagsError::NoValues)?;
         let mut tags = Vec::with_capacity(values.len());
         let mut by_name = HashMap::with_capacity(values.len());
+        let mut prefix_texts = Vec::with_capacity(values.len());
         for v in values {
             let name = v.name.into_owned();
             if by_name
@@ -184,6 +192,7 @@ impl ServiceTags {
                         error,
                     }
                 })?;
+            prefix_texts.push(prefixes.join(","));
             tags.push(ServiceTag {
                 name,
                 region,
@@ -201,6 +210,8 @@ impl ServiceTags {
             }),
             tags,
             by_name,
+            prefix_texts,
+            all_addresses: OnceLock::new(),
         })
     }
 
@@ -244,28 +255,107 @@ impl ServiceTags {
         self.change_number.as_deref()
     }
 
-    /// The tag a mistyped name most likely meant: the docs' short spellings
-    /// (`KeyVault.<region>`, `FrontDoor.FirstParty`) lack the `Azure` prefix of
-    /// the file, otherwise the nearest name within two edits.
-    fn suggest(&self, name: &str) -> Option<String> {
-        let want = name.trim().to_ascii_lowercase();
-        let prefixed = format!("azure{want}");
-        if let Some(t) = self.get(&prefixed) {
-            return Some(t.name.clone());
-        }
-        if let Some(rest) = want.strip_prefix("frontdoor.")
-            && let Some(t) = self.get(&format!("azurefrontdoor.{rest}"))
-        {
-            return Some(t.name.clone());
-        }
-        self.tags
-            .iter()
-            .filter(|t| t.name.len().abs_diff(want.len()) <= 2)
-            .map(|t| (edit_distance(&t.name.to_ascii_lowercase(), &want), t))
-            .filter(|(d, _)| *d <= 2)
-            .min_by_key(|(d, _)| *d)
-            .map(|(_, t)| t.name.clone())
+    /// The prefixes of a tag (case-insensitive name) as the file lists them:
+    /// each address with its prefix length (a bare address has length 32 or
+    /// 128). Route tables need the lengths: a route whose prefix is a service
+    /// tag stands for one route per prefix of the tag.
+    pub fn prefixes(&self, name: &str) -> Result<Vec<(IpAddr, u8)>, UnknownTag> {
+        self.by_name
+            .get(&name.trim().to_ascii_lowercase())
+            .and_then(|&i| self.prefix_texts.get(i))
+            // `from_json` accepted every prefix, so each one parses here too.
+            .map(|text| {
+                text.split(',')
+                    .filter(|p| !p.is_empty())
+                    .filter_map(prefix_parts)
+                    .collect()
+            })
+            .ok_or_else(|| UnknownTag {
+                name: name.to_string(),
+                suggestion: self.suggest(name),
+            })
     }
+
+    /// The addresses of every tag of the file together (computed once).
+    pub fn all_addresses(&self) -> &AddrSet {
+        self.all_addresses
+            .get_or_init(|| union_balanced(self.tags.iter().map(|t| &t.addresses).collect()))
+    }
+
+    /// The tag a mistyped name most likely meant (see [`suggest_tag_name`]).
+    fn suggest(&self, name: &str) -> Option<String> {
+        suggest_tag_name(
+            name,
+            |n| self.get(n).map(|t| t.name.as_str()),
+            self.tags.iter().map(|t| t.name.as_str()),
+        )
+    }
+}
+
+/// The tag a mistyped name most likely meant: the docs' short spellings
+/// (`KeyVault.<region>`, `FrontDoor.FirstParty`) lack the `Azure` prefix of
+/// the file, otherwise the nearest name within two edits. `lookup` finds a
+/// tag by name case-insensitively; `names` are every tag name.
+pub(crate) fn suggest_tag_name<'a>(
+    name: &str,
+    lookup: impl Fn(&str) -> Option<&'a str>,
+    names: impl Iterator<Item = &'a str>,
+) -> Option<String> {
+    let want = name.trim().to_ascii_lowercase();
+    let prefixed = format!("azure{want}");
+    if let Some(t) = lookup(&prefixed) {
+        return Some(t.to_string());
+    }
+    if let Some(rest) = want.strip_prefix("frontdoor.")
+        && let Some(t) = lookup(&format!("azurefrontdoor.{rest}"))
+    {
+        return Some(t.to_string());
+    }
+    names
+        .filter(|t| t.len().abs_diff(want.len()) <= 2)
+        .map(|t| (edit_distance(&t.to_ascii_lowercase(), &want), t))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, t)| t.to_string())
+}
+
+/// `a.b.c.d/n`, an IPv6 prefix, or a bare address, as (address, length).
+fn prefix_parts(text: &str) -> Option<(IpAddr, u8)> {
+    let t = text.trim();
+    let (addr, len) = match t.split_once('/') {
+        Some((a, l)) => (a, Some(l.parse::<u8>().ok()?)),
+        None => (t, None),
+    };
+    let addr: IpAddr = addr.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = len.unwrap_or(max);
+    (len <= max).then_some((addr, len))
+}
+
+/// The union of many sets, merged pairwise so that the work stays near
+/// linear in their total size.
+pub(crate) fn union_balanced(mut sets: Vec<&AddrSet>) -> AddrSet {
+    let mut owned: Vec<AddrSet> = Vec::with_capacity(sets.len().div_ceil(2));
+    // First round from the borrowed sets, then rounds over owned ones.
+    let mut it = sets.drain(..);
+    while let Some(a) = it.next() {
+        owned.push(match it.next() {
+            Some(b) => a.union(b),
+            None => a.clone(),
+        });
+    }
+    while owned.len() > 1 {
+        let mut next = Vec::with_capacity(owned.len().div_ceil(2));
+        let mut it = owned.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => a.union(&b),
+                None => a,
+            });
+        }
+        owned = next;
+    }
+    owned.pop().unwrap_or_default()
 }
 
 /// Levenshtein distance over bytes.

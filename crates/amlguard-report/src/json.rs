@@ -79,6 +79,9 @@ struct FindingOut {
     message: String,
     location: LocationOut,
     related: Vec<RelatedOut>,
+    /// Path findings: the chain of settings, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    path: Vec<PathStepOut>,
     fix: Option<String>,
     deciding_input: Option<String>,
     fingerprint: String,
@@ -114,6 +117,16 @@ struct RelatedOut {
     end_line: Option<usize>,
     end_column: Option<usize>,
     route: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PathStepOut {
+    message: String,
+    file: Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    route: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -214,6 +227,20 @@ impl FindingOut {
                 .related
                 .iter()
                 .map(|r| RelatedOut::of(place::resolve(model, &r.at, false), r))
+                .collect(),
+            path: f
+                .flow
+                .iter()
+                .map(|s| {
+                    let at = s.at.as_ref().map(|p| (place::resolve(model, p, false), p));
+                    PathStepOut {
+                        message: s.message.clone(),
+                        file: at.as_ref().map(|(a, _)| a.file.to_string()),
+                        line: at.as_ref().and_then(|(a, _)| a.start.map(|p| p.line)),
+                        column: at.as_ref().and_then(|(a, _)| a.start.map(|p| p.column)),
+                        route: at.as_ref().map(|(_, p)| p.route.to_string()),
+                    }
+                })
                 .collect(),
             fix: (!f.fix.is_empty()).then(|| f.fix.clone()),
             deciding_input: f.deciding_input.clone(),

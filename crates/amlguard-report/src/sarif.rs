@@ -137,6 +137,9 @@ struct SarifResult {
     locations: Vec<Location>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     related_locations: Vec<Location>,
+    /// Path findings: the chain of settings as one thread flow.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    code_flows: Vec<CodeFlow>,
     partial_fingerprints: BTreeMap<&'static str, String>,
     /// Empty for a finding that is not suppressed (SARIF: "not suppressed",
     /// as opposed to absent: "unknown").
@@ -154,6 +157,33 @@ struct Location {
     logical_locations: Vec<LogicalLocation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<Text>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CodeFlow {
+    message: Text,
+    thread_flows: Vec<ThreadFlow>,
+}
+
+#[derive(Serialize)]
+struct ThreadFlow {
+    locations: Vec<ThreadFlowLocation>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadFlowLocation {
+    location: FlowLocation,
+    nesting_level: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FlowLocation {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    physical_location: Option<PhysicalLocation>,
+    message: Text,
 }
 
 #[derive(Serialize)]
@@ -333,6 +363,36 @@ fn descriptor(m: &'static RuleMeta) -> Descriptor {
     }
 }
 
+/// The chain of a path finding as one SARIF thread flow whose steps point at
+/// each setting's line.
+fn code_flows(model: &Model, f: &Finding) -> Vec<CodeFlow> {
+    if f.flow.is_empty() {
+        return Vec::new();
+    }
+    let locations = f
+        .flow
+        .iter()
+        .map(|s| ThreadFlowLocation {
+            location: FlowLocation {
+                physical_location: s.at.as_ref().map(|p| {
+                    let at = place::resolve(model, p, false);
+                    location(&at, None, None).physical_location
+                }),
+                message: Text {
+                    text: s.message.clone(),
+                },
+            },
+            nesting_level: 0,
+        })
+        .collect();
+    vec![CodeFlow {
+        message: Text {
+            text: f.message.clone(),
+        },
+        thread_flows: vec![ThreadFlow { locations }],
+    }]
+}
+
 fn result(
     model: &Model,
     f: &Finding,
@@ -365,6 +425,7 @@ fn result(
         },
         locations: vec![primary],
         related_locations: related,
+        code_flows: code_flows(model, f),
         partial_fingerprints: BTreeMap::from([(FINGERPRINT_KEY, fingerprint)]),
         suppressions: suppressed
             .map(|reason| Suppression {

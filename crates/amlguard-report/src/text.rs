@@ -155,6 +155,26 @@ fn finding(out: &mut String, input: &ScanInput, secrets: &Secrets, f: &Finding, 
         }
         out.push('\n');
     }
+    if !f.flow.is_empty() {
+        let _ = writeln!(out, "{pad} {eq} path:");
+        for (k, step) in f.flow.iter().enumerate() {
+            match &step.at {
+                Some(p) => {
+                    let at = place::resolve(&input.model, p, false);
+                    let _ = writeln!(
+                        out,
+                        "{pad}   {}. {} ({})",
+                        k + 1,
+                        clean(&step.message),
+                        location(&at)
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "{pad}   {}. {}", k + 1, clean(&step.message));
+                }
+            }
+        }
+    }
     for r in &f.related {
         let at = place::resolve(&input.model, &r.at, false);
         let _ = writeln!(

@@ -21,6 +21,7 @@ pub mod dependency;
 pub mod egress;
 pub mod identity;
 pub mod logging;
+pub mod paths;
 pub mod workspace;
 
 #[cfg(test)]
@@ -137,9 +138,28 @@ impl RuleMeta {
 pub trait Rule: Sync {
     fn meta(&self) -> &'static RuleMeta;
     fn check(&self, model: &Model, out: &mut Vec<Finding>);
+    /// Whether the rule reads the network engine's verdicts ([`paths::Paths`]).
+    fn uses_paths(&self) -> bool {
+        false
+    }
+    /// Checks against verdicts computed once for every path rule (with the
+    /// service-tag file when the user gives one). Rules that do not read the
+    /// verdicts ignore them.
+    fn check_paths(&self, model: &Model, paths: &paths::Paths, out: &mut Vec<Finding>) {
+        let _ = paths;
+        self.check(model, out);
+    }
 }
 
 /// A location related to a finding.
+/// One step of a path finding's chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowStep {
+    /// Where the setting is written; `None` for a conclusion ("→ any storage account").
+    pub at: Option<Prov>,
+    pub message: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Related {
     pub at: Prov,
@@ -166,6 +186,9 @@ pub struct Finding {
     pub fix: String,
     /// For findings decided by an unknown value: the input that would decide it.
     pub deciding_input: Option<String>,
+    /// For path findings: the chain of settings a packet passes, in order
+    /// (SARIF `codeFlows`, the JSON `path`, the text output's chain).
+    pub flow: Vec<FlowStep>,
 }
 
 impl Finding {
@@ -184,6 +207,7 @@ impl Finding {
             related: Vec::new(),
             fix: String::new(),
             deciding_input: None,
+            flow: Vec::new(),
         }
     }
     /// Locates the finding at a field (its parent when absent).
@@ -343,9 +367,25 @@ pub fn find(key: &str) -> Option<&'static dyn Rule> {
 
 /// Runs every rule on a model.
 pub fn run(model: &Model, rules: &[&'static dyn Rule]) -> Vec<Finding> {
+    run_with(model, rules, None)
+}
+
+/// Runs rules; the path rules share one analysis, made with the service-tag
+/// file when one is given (else with symbolic tags).
+pub fn run_with(
+    model: &Model,
+    rules: &[&'static dyn Rule],
+    tags: Option<&amlguard_net::tags::ServiceTags>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
+    let mut paths = None;
     for r in rules {
-        r.check(model, &mut out);
+        if r.uses_paths() {
+            let p = paths.get_or_insert_with(|| paths::Paths::of(model, tags));
+            r.check_paths(model, p, &mut out);
+        } else {
+            r.check(model, &mut out);
+        }
     }
     out
 }

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod config;
 mod expand;
+mod paths;
 mod scan;
 
 /// Finds data-exfiltration paths and missing hardening in Azure Machine Learning deployments.
@@ -77,6 +78,36 @@ enum Command {
         /// Configuration file (default: `amlguard.toml` found walking up from the first path).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Microsoft's service-tag file (`ServiceTags_Public_<date>.json`) or the
+        /// output of `az network list-service-tags`: service tags become exact
+        /// address sets (without it they are symbolic).
+        #[arg(long, value_name = "FILE")]
+        service_tags: Option<PathBuf>,
+        #[command(flatten)]
+        context: ContextArgs,
+    },
+    /// Shows, for each compute, which destinations an insider could write to
+    /// (internet, any storage account, Front Door, other writable services) and
+    /// whether the destinations AML needs are reachable, with the chain of
+    /// settings behind each answer.
+    Paths {
+        /// Files or folders; templates are recognised by their `$schema`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// A parameter file for every template.
+        #[arg(long, short = 'p')]
+        parameters: Option<PathBuf>,
+        /// A parameter value, `name=value` (repeatable).
+        #[arg(long = "parameter", value_name = "NAME=VALUE")]
+        parameter: Vec<String>,
+        #[arg(long, value_enum, default_value_t = paths::PathsFormat::Text)]
+        format: paths::PathsFormat,
+        /// Write the output to this file.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Microsoft's service-tag file (exact tags instead of symbolic ones).
+        #[arg(long, value_name = "FILE")]
+        service_tags: Option<PathBuf>,
         #[command(flatten)]
         context: ContextArgs,
     },
@@ -193,6 +224,7 @@ fn main() -> ExitCode {
             fail_on,
             min_confidence,
             config,
+            service_tags,
             context,
         } => {
             use std::io::IsTerminal;
@@ -208,11 +240,29 @@ fn main() -> ExitCode {
                 fail_on,
                 min_confidence,
                 config,
+                service_tags,
                 context,
                 color,
             })
             .and_then(|(text, code)| write_output(output.as_ref(), &text).map(|()| code))
         }
+        Command::Paths {
+            paths,
+            parameters,
+            parameter,
+            format,
+            output,
+            service_tags,
+            context,
+        } => paths::run(&paths::Request {
+            paths,
+            parameters,
+            parameter,
+            format,
+            service_tags,
+            context,
+        })
+        .and_then(|(text, code)| write_output(output.as_ref(), &text).map(|()| code)),
         Command::Rules { format } => write_output(None, &rules_table(format)).map(|()| 0),
         Command::Explain { rule } => match amlguard_rules::find(&rule) {
             Some(r) => {
@@ -279,6 +329,23 @@ fn write_output(path: Option<&PathBuf>, text: &str) -> Result<(), Failure> {
                 })
         }
     }
+}
+
+/// Reads a service-tag file; errors name the file (and `line:col` for JSON errors).
+pub fn load_service_tags(
+    path: &std::path::Path,
+) -> Result<amlguard_net::tags::ServiceTags, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
+    amlguard_net::tags::ServiceTags::from_json(&text).map_err(|e| match &e {
+        amlguard_net::tags::TagsError::Json(j) => Failure::input(format!(
+            "{}:{}:{}: expected a service-tag file (an object with a `values` array): {j}",
+            path.display(),
+            j.line(),
+            j.column()
+        )),
+        _ => Failure::input(format!("{}: {e}", path.display())),
+    })
 }
 
 /// Builds the deployment scope from the flags.

@@ -27,6 +27,7 @@ pub struct Request {
     pub fail_on: Severity,
     pub min_confidence: Confidence,
     pub config: Option<PathBuf>,
+    pub service_tags: Option<PathBuf>,
     pub context: ContextArgs,
     pub color: bool,
 }
@@ -83,6 +84,11 @@ pub fn run(req: &Request) -> Result<(String, u8), Failure> {
         },
     };
     let overrides = crate::expand::parse_overrides(&req.parameter)?;
+    let tags = req
+        .service_tags
+        .as_deref()
+        .map(crate::load_service_tags)
+        .transpose()?;
     let files = collect(&req.paths)?;
     let explicit_params = req.parameters.as_deref().map(crate::load).transpose()?;
     let mut inputs = Vec::new();
@@ -130,7 +136,7 @@ pub fn run(req: &Request) -> Result<(String, u8), Failure> {
             });
         }
         let model = amlguard_ingest::from_expansion(&x);
-        let mut findings = amlguard_rules::run(&model, &cfg.rules);
+        let mut findings = amlguard_rules::run_with(&model, &cfg.rules, tags.as_ref());
         for f in &mut findings {
             if let Some(s) = cfg.severity.get(&f.rule.code) {
                 f.severity = *s;

@@ -4,12 +4,14 @@
 
 use crate::Rule;
 
+mod dependency_blocked;
 mod no_public_ip_without_workspace_private_endpoint;
 mod private_registry_without_image_build_compute;
 mod service_endpoint_policy_missing_aml_alias;
 mod service_endpoint_policy_missing_default_storage;
 mod storage_firewall_blocks_workspace;
 
+pub use dependency_blocked::DependencyBlocked;
 pub use no_public_ip_without_workspace_private_endpoint::NoPublicIpWithoutWorkspacePrivateEndpoint;
 pub use private_registry_without_image_build_compute::PrivateRegistryWithoutImageBuildCompute;
 pub use service_endpoint_policy_missing_aml_alias::ServiceEndpointPolicyMissingAmlAlias;
@@ -19,6 +21,7 @@ pub use storage_firewall_blocks_workspace::StorageFirewallBlocksWorkspace;
 /// The rules of this category.
 pub fn rules() -> Vec<&'static dyn Rule> {
     vec![
+        &DependencyBlocked,
         &ServiceEndpointPolicyMissingAmlAlias,
         &ServiceEndpointPolicyMissingDefaultStorage,
         &PrivateRegistryWithoutImageBuildCompute,

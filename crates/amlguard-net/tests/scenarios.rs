@@ -1,0 +1,455 @@
+//! Scenarios from Microsoft's exfiltration guidance (docs/azure-ml-network.md
+//! §1, §3, §8), written as ARM templates, run through the whole pipeline
+//! (expansion, model, estate, engine) with symbolic tags and again with the
+//! service-tag file of the shared corpus: both must give the same verdicts.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::{Arc, OnceLock};
+
+use amlguard_arm::template::{self, Options};
+use amlguard_net::engine::{Analysis, Class, Reach, analyse};
+use amlguard_net::symbolic::{SymbolicTags, TagSource};
+use amlguard_net::tags::ServiceTags;
+use amlguard_net::topology::Estate;
+use amlguard_source::Document;
+
+const SCHEMA: &str =
+    "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#";
+
+fn service_tags() -> &'static ServiceTags {
+    static TAGS: OnceLock<ServiceTags> = OnceLock::new();
+    TAGS.get_or_init(|| {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/corpus/ryanborMSFT__AzureServiceTagsJson/Public"
+        );
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let text = std::fs::read_to_string(files.last().unwrap()).unwrap();
+        ServiceTags::from_json(&text).unwrap()
+    })
+}
+
+/// Both analyses of a template: symbolic and with the service-tag file.
+fn run(resources: &[String]) -> (Analysis, Analysis) {
+    let text = format!(
+        r#"{{"$schema": "{SCHEMA}", "contentVersion": "1.0.0.0", "resources": [{}]}}"#,
+        resources.join(",")
+    );
+    let doc = Arc::new(Document::parse("scenario.json", text).unwrap());
+    let x = template::expand(doc, &Options::default());
+    assert!(!x.has_errors(), "{:?}", x.diagnostics);
+    let model = amlguard_ingest::from_expansion(&x);
+    let estate = Estate::from_model(&model);
+    let symbolic = analyse(&estate, TagSource::Symbolic(SymbolicTags::builtin()));
+    let exact = analyse(&estate, TagSource::File(service_tags()));
+    (symbolic, exact)
+}
+
+fn class(a: &Analysis, compute: &str, c: Class) -> Reach {
+    let v = a
+        .computes
+        .iter()
+        .find(|v| v.compute.name == compute)
+        .unwrap_or_else(|| panic!("no compute {compute}"));
+    v.classes.iter().find(|x| x.class == c).unwrap().reach
+}
+
+fn dep(a: &Analysis, compute: &str, starts: &str, why: &str) -> Reach {
+    let v = a
+        .computes
+        .iter()
+        .find(|v| v.compute.name == compute)
+        .unwrap();
+    let d = v
+        .dependencies
+        .iter()
+        .find(|d| d.dependency.name.starts_with(starts) && d.dependency.why.contains(why))
+        .unwrap_or_else(|| {
+            panic!(
+                "no dependency {starts} ({why}) in {:?}",
+                v.dependencies
+                    .iter()
+                    .map(|d| &d.dependency.name)
+                    .collect::<Vec<_>>()
+            )
+        });
+    d.reach
+}
+
+/// Asserts the same verdict in both modes.
+fn both(pair: &(Analysis, Analysis), compute: &str, c: Class, want: Reach) {
+    assert_eq!(
+        class(&pair.0, compute, c),
+        want,
+        "symbolic, {c:?}: {:#?}",
+        pair.0.computes[0].classes
+    );
+    assert_eq!(
+        class(&pair.1, compute, c),
+        want,
+        "service-tag file, {c:?}: {:#?}",
+        pair.1.computes[0].classes
+    );
+}
+
+fn rule(
+    name: &str,
+    priority: u32,
+    access: &str,
+    protocol: &str,
+    dest: &str,
+    ports: &str,
+) -> String {
+    format!(
+        r#"{{"name": "{name}", "properties": {{"priority": {priority}, "direction": "Outbound", "access": "{access}", "protocol": "{protocol}", "sourceAddressPrefix": "VirtualNetwork", "sourcePortRange": "*", "destinationAddressPrefix": "{dest}", "destinationPortRange": "{ports}"}}}}"#
+    )
+}
+
+/// The guide's rules: Batch, AML (TCP 443 and UDP 5831), regional storage,
+/// Entra ID, Resource Manager, MCR and its Front Door, then deny the internet.
+fn guide_rules() -> Vec<String> {
+    vec![
+        rule(
+            "AllowBatch",
+            100,
+            "Allow",
+            "*",
+            "BatchNodeManagement.eastus",
+            "443",
+        ),
+        rule(
+            "AllowAml",
+            110,
+            "Allow",
+            "Tcp",
+            "AzureMachineLearning",
+            "443",
+        ),
+        rule(
+            "AllowAmlUdp",
+            115,
+            "Allow",
+            "Udp",
+            "AzureMachineLearning",
+            "5831",
+        ),
+        rule("AllowStorage", 120, "Allow", "Tcp", "Storage.eastus", "443"),
+        rule(
+            "AllowEntra",
+            130,
+            "Allow",
+            "Tcp",
+            "AzureActiveDirectory",
+            "443",
+        ),
+        rule(
+            "AllowArm",
+            131,
+            "Allow",
+            "Tcp",
+            "AzureResourceManager",
+            "443",
+        ),
+        rule(
+            "AllowMcr",
+            132,
+            "Allow",
+            "Tcp",
+            "MicrosoftContainerRegistry",
+            "443",
+        ),
+        rule(
+            "AllowMcrFrontDoor",
+            133,
+            "Allow",
+            "Tcp",
+            "AzureFrontDoor.FirstParty",
+            "443",
+        ),
+        rule("DenyInternet", 4000, "Deny", "*", "Internet", "*"),
+    ]
+}
+
+struct Net {
+    rules: Vec<String>,
+    policy: Option<Vec<&'static str>>,
+    endpoint: bool,
+    route_table: Option<String>,
+    nat: bool,
+    extra: Vec<String>,
+}
+
+impl Net {
+    fn guide() -> Net {
+        Net {
+            rules: guide_rules(),
+            policy: Some(vec![
+                "[resourceId('Microsoft.Storage/storageAccounts', 'wsstore')]",
+                "/services/Azure/MachineLearning",
+            ]),
+            endpoint: true,
+            route_table: None,
+            nat: true,
+            extra: Vec::new(),
+        }
+    }
+
+    fn resources(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.push(format!(
+            r#"{{"type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2024-05-01", "name": "nsg", "location": "eastus", "properties": {{"securityRules": [{}]}}}}"#,
+            self.rules.join(",")
+        ));
+        let mut subnet_props = vec![
+            r#""addressPrefix": "10.0.1.0/24""#.to_string(),
+            r#""defaultOutboundAccess": false"#.to_string(),
+            r#""networkSecurityGroup": {"id": "[resourceId('Microsoft.Network/networkSecurityGroups', 'nsg')]"}"#.to_string(),
+        ];
+        if self.endpoint {
+            subnet_props.push(r#""serviceEndpoints": [{"service": "Microsoft.Storage", "locations": ["eastus"]}]"#.to_string());
+        }
+        if let Some(entries) = &self.policy {
+            let (ids, aliases): (Vec<&&str>, Vec<&&str>) =
+                entries.iter().partition(|e| !e.starts_with("/services/"));
+            let mut defs = Vec::new();
+            if !ids.is_empty() {
+                defs.push(format!(
+                    r#"{{"name": "own", "properties": {{"service": "Microsoft.Storage", "serviceResources": [{}]}}}}"#,
+                    ids.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(",")
+                ));
+            }
+            if !aliases.is_empty() {
+                defs.push(format!(
+                    r#"{{"name": "aml", "properties": {{"service": "Global", "serviceResources": [{}]}}}}"#,
+                    aliases.iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>().join(",")
+                ));
+            }
+            out.push(format!(
+                r#"{{"type": "Microsoft.Network/serviceEndpointPolicies", "apiVersion": "2024-05-01", "name": "sep", "location": "eastus", "properties": {{"serviceEndpointPolicyDefinitions": [{}]}}}}"#,
+                defs.join(",")
+            ));
+            subnet_props.push(r#""serviceEndpointPolicies": [{"id": "[resourceId('Microsoft.Network/serviceEndpointPolicies', 'sep')]"}]"#.to_string());
+        }
+        if let Some(rt) = &self.route_table {
+            out.push(rt.clone());
+            subnet_props.push(
+                r#""routeTable": {"id": "[resourceId('Microsoft.Network/routeTables', 'rt')]"}"#
+                    .to_string(),
+            );
+        }
+        if self.nat {
+            out.push(r#"{"type": "Microsoft.Network/natGateways", "apiVersion": "2024-05-01", "name": "nat", "location": "eastus", "sku": {"name": "Standard"}, "properties": {}}"#.to_string());
+            subnet_props.push(
+                r#""natGateway": {"id": "[resourceId('Microsoft.Network/natGateways', 'nat')]"}"#
+                    .to_string(),
+            );
+        }
+        out.push(format!(
+            r#"{{"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2024-05-01", "name": "vnet", "location": "eastus", "properties": {{"addressSpace": {{"addressPrefixes": ["10.0.0.0/16"]}}, "subnets": [{{"name": "training", "properties": {{{}}}}}, {{"name": "AzureFirewallSubnet", "properties": {{"addressPrefix": "10.0.2.0/26"}}}}]}}}}"#,
+            subnet_props.join(",")
+        ));
+        out.push(r#"{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-05-01", "name": "wsstore", "location": "eastus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}, "properties": {}}"#.to_string());
+        out.push(r#"{"type": "Microsoft.MachineLearningServices/workspaces", "apiVersion": "2024-04-01", "name": "ws", "location": "eastus", "properties": {"storageAccount": "[resourceId('Microsoft.Storage/storageAccounts', 'wsstore')]"}}"#.to_string());
+        out.push(r#"{"type": "Microsoft.MachineLearningServices/workspaces/computes", "apiVersion": "2024-04-01", "name": "ws/cpu", "location": "eastus", "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "Standard_DS3_v2", "enableNodePublicIp": false, "subnet": {"id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'training')]"}}}}"#.to_string());
+        out.extend(self.extra.iter().cloned());
+        out
+    }
+}
+
+#[test]
+fn the_guides_configuration_has_no_path_and_every_dependency() {
+    let pair = run(&Net::guide().resources());
+    for c in Class::ALL {
+        both(&pair, "cpu", c, Reach::NotReachable);
+    }
+    for a in [&pair.0, &pair.1] {
+        for d in &a.computes[0].dependencies {
+            assert_eq!(
+                d.reach,
+                Reach::Reachable,
+                "{}: {:#?}",
+                d.dependency.name,
+                d.chain
+            );
+        }
+    }
+}
+
+#[test]
+fn removing_the_policy_opens_any_storage_account() {
+    let mut net = Net::guide();
+    net.policy = None;
+    let pair = run(&net.resources());
+    both(&pair, "cpu", Class::Storage, Reach::Reachable);
+    for c in [Class::Internet, Class::FrontDoor, Class::Writable] {
+        both(&pair, "cpu", c, Reach::NotReachable);
+    }
+    // The chain names the missing policy.
+    let v = &pair.0.computes[0]
+        .classes
+        .iter()
+        .find(|v| v.class == Class::Storage)
+        .unwrap();
+    assert!(
+        v.chain
+            .iter()
+            .any(|s| s.text.contains("no service endpoint policy")),
+        "{:#?}",
+        v.chain
+    );
+    // The checked fix attaches a policy with the alias.
+    let fix = v.fix.as_ref().expect("a checked fix");
+    assert!(
+        fix.summary.contains("/services/Azure/MachineLearning"),
+        "{}",
+        fix.summary
+    );
+}
+
+#[test]
+fn removing_the_alias_blocks_provisioning() {
+    let mut net = Net::guide();
+    net.policy = Some(vec![
+        "[resourceId('Microsoft.Storage/storageAccounts', 'wsstore')]",
+    ]);
+    let pair = run(&net.resources());
+    for a in [&pair.0, &pair.1] {
+        assert_eq!(
+            dep(a, "cpu", "Storage", "Microsoft-managed"),
+            Reach::NotReachable
+        );
+        assert_eq!(
+            dep(a, "cpu", "Storage", "default storage"),
+            Reach::Reachable
+        );
+        assert_eq!(
+            dep(a, "cpu", "BatchNodeManagement", "Batch"),
+            Reach::Reachable
+        );
+    }
+    both(&pair, "cpu", Class::Storage, Reach::NotReachable);
+}
+
+#[test]
+fn allowing_frontdoor_frontend_opens_front_door() {
+    let mut net = Net::guide();
+    net.rules.push(rule(
+        "AllowFrontDoor",
+        140,
+        "Allow",
+        "Tcp",
+        "AzureFrontDoor.Frontend",
+        "443",
+    ));
+    let pair = run(&net.resources());
+    both(&pair, "cpu", Class::FrontDoor, Reach::Reachable);
+    both(&pair, "cpu", Class::Storage, Reach::NotReachable);
+    both(&pair, "cpu", Class::Internet, Reach::NotReachable);
+}
+
+#[test]
+fn an_fqdn_rule_for_blob_storage_in_an_approved_only_managed_network_opens_storage() {
+    let resources = vec![
+        r#"{"type": "Microsoft.MachineLearningServices/workspaces", "apiVersion": "2024-04-01", "name": "ws", "location": "eastus", "properties": {"managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound", "outboundRules": {"blob": {"type": "FQDN", "category": "UserDefined", "destination": "*.blob.core.windows.net"}, "pypi": {"type": "FQDN", "category": "UserDefined", "destination": "pypi.org"}}}}}"#.to_string(),
+        r#"{"type": "Microsoft.MachineLearningServices/workspaces/computes", "apiVersion": "2024-04-01", "name": "ws/cpu", "location": "eastus", "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "Standard_DS3_v2"}}}"#.to_string(),
+    ];
+    let pair = run(&resources);
+    both(&pair, "cpu", Class::Storage, Reach::Reachable);
+    both(&pair, "cpu", Class::Internet, Reach::NotReachable);
+    both(&pair, "cpu", Class::FrontDoor, Reach::NotReachable);
+}
+
+#[test]
+fn a_default_route_to_a_firewall_that_allows_only_required_hosts_closes_internet_egress() {
+    let mut net = Net::guide();
+    // The NSG allows everything out (default rules only); the route table
+    // sends everything to the firewall; no NAT gateway.
+    net.rules = Vec::new();
+    net.nat = false;
+    net.route_table = Some(r#"{"type": "Microsoft.Network/routeTables", "apiVersion": "2024-05-01", "name": "rt", "location": "eastus", "properties": {"routes": [{"name": "default", "properties": {"addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.2.4"}}]}}"#.to_string());
+    net.extra.push(r#"{"type": "Microsoft.Network/azureFirewalls", "apiVersion": "2024-05-01", "name": "fw", "location": "eastus", "properties": {"ipConfigurations": [{"name": "ip", "properties": {"privateIPAddress": "10.0.2.4", "subnet": {"id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'AzureFirewallSubnet')]"}}}], "applicationRuleCollections": [{"name": "aml", "properties": {"priority": 200, "action": {"type": "Allow"}, "rules": [{"name": "aml-hosts", "sourceAddresses": ["10.0.1.0/24"], "protocols": [{"protocolType": "Https", "port": 443}], "targetFqdns": ["login.microsoftonline.com", "management.azure.com", "*.instances.azureml.ms", "*.instances.azureml.net", "*.eastus.batch.azure.com", "*.eastus.service.batch.azure.com", "mcr.microsoft.com", "*.data.mcr.microsoft.com", "ml.azure.com"]}]}}], "networkRuleCollections": [{"name": "aml-udp", "properties": {"priority": 100, "action": {"type": "Allow"}, "rules": [{"name": "tundra", "sourceAddresses": ["10.0.1.0/24"], "protocols": ["UDP"], "destinationAddresses": ["AzureMachineLearning"], "destinationPorts": ["5831"]}]}}]}}"#.to_string());
+    let pair = run(&net.resources());
+    both(&pair, "cpu", Class::Internet, Reach::NotReachable);
+    both(&pair, "cpu", Class::FrontDoor, Reach::NotReachable);
+    // With a policy on the endpoint, storage stays closed too.
+    both(&pair, "cpu", Class::Storage, Reach::NotReachable);
+    // The chain of the closed internet class names the firewall.
+    for a in [&pair.0, &pair.1] {
+        assert_eq!(
+            dep(a, "cpu", "BatchNodeManagement", "Batch"),
+            Reach::Reachable
+        );
+        assert_eq!(
+            dep(a, "cpu", "AzureMachineLearning", "without public IP"),
+            Reach::Reachable
+        );
+    }
+}
+
+#[test]
+fn a_public_ip_cluster_with_the_default_rules_reaches_everything() {
+    let mut net = Net::guide();
+    net.rules = Vec::new();
+    net.policy = None;
+    net.nat = false;
+    let mut res = net.resources();
+    for r in &mut res {
+        *r = r.replace(r#""enableNodePublicIp": false, "#, "");
+    }
+    let pair = run(&res);
+    for c in Class::ALL {
+        both(&pair, "cpu", c, Reach::Reachable);
+    }
+    let v = pair.0.computes[0]
+        .classes
+        .iter()
+        .find(|v| v.class == Class::Internet)
+        .unwrap();
+    assert!(
+        v.chain
+            .iter()
+            .any(|s| s.text.contains("AllowInternetOutBound")),
+        "{:#?}",
+        v.chain
+    );
+    assert!(
+        v.chain.iter().any(|s| s.text.contains("public IP")),
+        "{:#?}",
+        v.chain
+    );
+}
+
+#[test]
+fn a_private_subnet_without_a_way_out_blocks_the_dependencies() {
+    let mut net = Net::guide();
+    net.nat = false;
+    let pair = run(&net.resources());
+    for a in [&pair.0, &pair.1] {
+        let d = a.computes[0]
+            .dependencies
+            .iter()
+            .find(|d| d.dependency.name.starts_with("BatchNodeManagement"))
+            .unwrap();
+        assert_eq!(d.reach, Reach::NotReachable);
+        assert!(
+            d.chain.iter().any(|s| s.text.contains("no way out")),
+            "{:#?}",
+            d.chain
+        );
+        // Storage over the service endpoint needs no way out.
+        assert_eq!(
+            dep(a, "cpu", "Storage", "default storage"),
+            Reach::Reachable
+        );
+    }
+}
