@@ -269,6 +269,10 @@ pub struct ComputeVerdicts {
     pub placement: String,
     pub classes: Vec<ClassVerdict>,
     pub dependencies: Vec<DepVerdict>,
+    /// For compute with public IP addresses in a subnet: whether the subnet's
+    /// NSG lets AML's management traffic in (TCP 44224 from
+    /// `AzureMachineLearning`).
+    pub inbound: Option<DepVerdict>,
     /// A problem that kept the engine from deciding (an unknown tag, an
     /// invalid rule): every class is then `Possible`.
     pub error: Option<String>,
@@ -456,6 +460,7 @@ pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analys
             placement,
             classes,
             dependencies: deps,
+            inbound: inbound_verdict(estate, c, tags),
             error,
         });
     }
@@ -463,6 +468,125 @@ pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analys
         computes: out,
         symbolic,
     }
+}
+
+/// Whether the subnet NSG admits AML's management traffic to a compute with
+/// public IP addresses: TCP 44224 from `AzureMachineLearning`
+/// (docs/azure-ml-network.md §2.2). `None` when the compute has no public IP
+/// or no subnet.
+pub fn inbound_verdict(estate: &Estate, c: &Compute, tags: TagSource<'_>) -> Option<DepVerdict> {
+    if c.public_ip.get() == Some(&false) {
+        return None;
+    }
+    let Placement::Subnet(si) = &c.placement else {
+        return None;
+    };
+    let subnet = estate.subnets.get(*si)?;
+    let dependency = Dependency {
+        name: "inbound TCP 44224 from AzureMachineLearning".to_string(),
+        why: "AML manages compute with public IP addresses through this port".to_string(),
+    };
+    let mut chain = Vec::new();
+    if c.public_ip.get().is_none() {
+        chain.push(Step::new(
+            format!(
+                "whether {} has public IP addresses is not known offline",
+                c.label()
+            ),
+            c.public_ip.at.clone(),
+        ));
+    }
+    let nsg = match &subnet.nsg {
+        Link::None => return None,
+        Link::Index(i) => estate.nsgs.get(*i)?,
+        Link::Outside(_) | Link::Unknown(_) => {
+            chain.push(Step::new(
+                "the subnet's NSG is not in the input or not known offline",
+                subnet.nsg_at.clone(),
+            ));
+            return Some(DepVerdict {
+                dependency,
+                reach: Reach::Possible,
+                chain,
+                deciding_input: Some("the subnet's network security group".to_string()),
+            });
+        }
+    };
+    let vnet = subnet.vnet_space.get().cloned().unwrap_or_default();
+    let dest = subnet
+        .prefixes
+        .get()
+        .cloned()
+        .unwrap_or_else(|| vnet.clone());
+    let resolver = Addressing::new(tags, vnet.union(&subnet.peered));
+    let fail = |e: String| DepVerdict {
+        dependency: dependency.clone(),
+        reach: Reach::Possible,
+        chain: vec![Step::new(e.clone(), Some(nsg.prov.clone()))],
+        deciding_input: Some(e),
+    };
+    let aml = match resolver.tag("AzureMachineLearning") {
+        Ok(a) => a,
+        Err(e) => return Some(fail(e.to_string())),
+    };
+    let n = match crate::nsg::InboundNsg::new(&nsg.rules, &dest, &resolver) {
+        Ok(n) => n,
+        Err(e) => return Some(fail(format!("NSG `{}`: {e}", nsg.name))),
+    };
+    let (tcp_p, port) = tcp(&[44224]);
+    let want = PacketSet::product(&tcp_p, &aml.surely, &port);
+    let allowed = n.allowed();
+    let mut reach = if want.is_subset(&allowed.surely) {
+        Reach::Reachable
+    } else if !want.is_subset(&allowed.possibly) {
+        Reach::NotReachable
+    } else {
+        Reach::Possible
+    };
+    if reach == Reach::NotReachable && c.public_ip.get().is_none() {
+        reach = Reach::Possible;
+    }
+    if reach == Reach::Reachable {
+        return Some(DepVerdict {
+            dependency,
+            reach,
+            chain: Vec::new(),
+            deciding_input: None,
+        });
+    }
+    let mut input = c.public_ip.deciding_input();
+    let sample = want.difference(&allowed.surely).sample();
+    if let Some(p) = sample {
+        let ev = n.explain(&p);
+        for d in &ev.doubts {
+            chain.push(Step::new(
+                format!(
+                    "NSG `{}` rule `{}` may decide it instead: {}",
+                    nsg.name,
+                    d.rule.name,
+                    d.reasons.join("; ")
+                ),
+                d.rule.prov.clone(),
+            ));
+            input = input.or_else(|| d.reasons.first().cloned());
+        }
+        if let Some(r) = &ev.decided_by {
+            chain.push(Step::new(
+                format!("NSG `{}` {r} decides inbound TCP 44224 from AzureMachineLearning to subnet `{}`", nsg.name, subnet.name),
+                r.prov.clone().or_else(|| Some(nsg.prov.clone())),
+            ));
+        }
+    }
+    Some(DepVerdict {
+        dependency,
+        reach,
+        chain,
+        deciding_input: if reach == Reach::Possible {
+            input
+        } else {
+            None
+        },
+    })
 }
 
 /// The verdicts for one compute (no fixes): what [`crate::fixes`] checks a

@@ -211,3 +211,146 @@ pub(crate) fn dependency_findings(
         out.push(f);
     }
 }
+
+/// Findings for public-IP compute whose subnet NSG blocks (or may block)
+/// AML's inbound management traffic.
+pub(crate) fn inbound_findings(
+    meta: &'static RuleMeta,
+    model: &Model,
+    paths: &Paths,
+    default_fix: &str,
+    out: &mut Vec<Finding>,
+) {
+    for v in &paths.analysis.computes {
+        let Some(d) = &v.inbound else {
+            continue;
+        };
+        if d.reach == Reach::Reachable {
+            continue;
+        }
+        let Some(r) = resource_of(model, v) else {
+            continue;
+        };
+        let message = format!(
+            "{}the NSG of {} ({}) does not let {} in",
+            if d.reach == Reach::Possible {
+                "possibly: "
+            } else {
+                ""
+            },
+            v.compute.label(),
+            v.placement,
+            d.dependency.name
+        );
+        let mut f = Finding::new(meta, r, message);
+        if let Some(at) = key_location(&d.chain) {
+            f.at = at;
+        }
+        f.flow = flow(&d.chain);
+        f.fix = default_fix.to_string();
+        if d.reach == Reach::Possible {
+            f.confidence = Confidence::Low;
+            f.deciding_input = d.deciding_input.clone();
+        }
+        out.push(f);
+    }
+}
+
+/// Fixtures for the path rules' tests: one workspace, one cluster in subnet
+/// `vnet/training` with an NSG, optionally a service endpoint policy.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::testing::template;
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rule(
+        name: &str,
+        priority: u32,
+        dir: &str,
+        access: &str,
+        proto: &str,
+        src: &str,
+        dest: &str,
+        ports: &str,
+    ) -> String {
+        format!(
+            r#"{{"name": "{name}", "properties": {{"priority": {priority}, "direction": "{dir}", "access": "{access}", "protocol": "{proto}", "sourceAddressPrefix": "{src}", "sourcePortRange": "*", "destinationAddressPrefix": "{dest}", "destinationPortRange": "{ports}"}}}}"#
+        )
+    }
+
+    /// The guide's outbound rules (docs/azure-ml-network.md §1.5, §2.3).
+    pub(crate) fn guide_rules() -> Vec<String> {
+        let o = |n, p, proto, d, ports| {
+            rule(n, p, "Outbound", "Allow", proto, "VirtualNetwork", d, ports)
+        };
+        vec![
+            o("AllowBatch", 100, "*", "BatchNodeManagement.eastus", "443"),
+            o("AllowAml", 110, "Tcp", "AzureMachineLearning", "443"),
+            o("AllowAmlUdp", 115, "Udp", "AzureMachineLearning", "5831"),
+            o("AllowStorage", 120, "Tcp", "Storage.eastus", "443"),
+            o("AllowEntra", 130, "Tcp", "AzureActiveDirectory", "443"),
+            o("AllowArm", 131, "Tcp", "AzureResourceManager", "443"),
+            o("AllowMcr", 132, "Tcp", "MicrosoftContainerRegistry", "443"),
+            o("AllowMcrFd", 133, "Tcp", "AzureFrontDoor.FirstParty", "443"),
+            rule(
+                "DenyInternet",
+                4000,
+                "Outbound",
+                "Deny",
+                "*",
+                "*",
+                "Internet",
+                "*",
+            ),
+        ]
+    }
+
+    /// A template: NSG rules, whether the subnet has the storage endpoint
+    /// with a policy (`Some(entries)`), and the cluster's `enableNodePublicIp`.
+    pub(crate) fn network(rules: &[String], policy: Option<&[&str]>, public_ip: bool) -> String {
+        let mut res = vec![format!(
+            r#"{{"type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2024-05-01", "name": "nsg", "location": "eastus", "properties": {{"securityRules": [{}]}}}}"#,
+            rules.join(",")
+        )];
+        let mut subnet = String::from(
+            r#""addressPrefix": "10.0.1.0/24", "defaultOutboundAccess": false, "natGateway": {"id": "[resourceId('Microsoft.Network/natGateways', 'nat')]"}, "networkSecurityGroup": {"id": "[resourceId('Microsoft.Network/networkSecurityGroups', 'nsg')]"}, "serviceEndpoints": [{"service": "Microsoft.Storage"}]"#,
+        );
+        if let Some(entries) = policy {
+            let (ids, aliases): (Vec<&&str>, Vec<&&str>) =
+                entries.iter().partition(|e| !e.starts_with("/services/"));
+            let q = |v: &[&&str]| {
+                v.iter()
+                    .map(|e| format!("\"{e}\""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let mut defs = Vec::new();
+            if !ids.is_empty() {
+                defs.push(format!(r#"{{"name": "own", "properties": {{"service": "Microsoft.Storage", "serviceResources": [{}]}}}}"#, q(&ids)));
+            }
+            if !aliases.is_empty() {
+                defs.push(format!(r#"{{"name": "aml", "properties": {{"service": "Global", "serviceResources": [{}]}}}}"#, q(&aliases)));
+            }
+            res.push(format!(
+                r#"{{"type": "Microsoft.Network/serviceEndpointPolicies", "apiVersion": "2024-05-01", "name": "sep", "location": "eastus", "properties": {{"serviceEndpointPolicyDefinitions": [{}]}}}}"#,
+                defs.join(",")
+            ));
+            subnet.push_str(r#", "serviceEndpointPolicies": [{"id": "[resourceId('Microsoft.Network/serviceEndpointPolicies', 'sep')]"}]"#);
+        }
+        res.push(r#"{"type": "Microsoft.Network/natGateways", "apiVersion": "2024-05-01", "name": "nat", "location": "eastus", "properties": {}}"#.to_string());
+        res.push(format!(
+            r#"{{"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2024-05-01", "name": "vnet", "location": "eastus", "properties": {{"addressSpace": {{"addressPrefixes": ["10.0.0.0/16"]}}, "subnets": [{{"name": "training", "properties": {{{subnet}}}}}]}}}}"#
+        ));
+        res.push(r#"{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-05-01", "name": "wsstore", "location": "eastus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}, "properties": {}}"#.to_string());
+        res.push(r#"{"type": "Microsoft.MachineLearningServices/workspaces", "apiVersion": "2024-04-01", "name": "ws", "location": "eastus", "properties": {"storageAccount": "[resourceId('Microsoft.Storage/storageAccounts', 'wsstore')]"}}"#.to_string());
+        res.push(format!(
+            r#"{{"type": "Microsoft.MachineLearningServices/workspaces/computes", "apiVersion": "2024-04-01", "name": "ws/cpu", "location": "eastus", "properties": {{"computeType": "AmlCompute", "properties": {{"enableNodePublicIp": {public_ip}, "subnet": {{"id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'training')]"}}}}}}}}"#
+        ));
+        template("", &res.join(","))
+    }
+
+    pub(crate) const GUIDE_POLICY: &[&str] = &[
+        "[resourceId('Microsoft.Storage/storageAccounts', 'wsstore')]",
+        "/services/Azure/MachineLearning",
+    ];
+}

@@ -74,3 +74,65 @@ impl Rule for DependencyBlocked {
         dependency_findings(&Self::META, m, paths, FIX, out);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::paths::fixtures::*;
+    use crate::testing::run;
+
+    #[test]
+    fn a_policy_without_the_alias_blocks_provisioning() {
+        let f = run(
+            &DependencyBlocked,
+            &network(
+                &guide_rules(),
+                Some(&["[resourceId(\x27Microsoft.Storage/storageAccounts\x27, \x27wsstore\x27)]"]),
+                false,
+            ),
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(
+            f[0].message.contains("Microsoft-managed"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].flow
+                .iter()
+                .any(|s| s.message.contains("/services/Azure/MachineLearning"))
+        );
+    }
+
+    #[test]
+    fn a_deny_all_above_the_allows_blocks_everything() {
+        // Priority 100 is taken by AllowBatch: replace it (Batch is blocked either way).
+        let mut rules: Vec<String> = guide_rules()
+            .into_iter()
+            .filter(|r| !r.contains("AllowBatch"))
+            .collect();
+        rules.push(rule("DenyAll", 100, "Outbound", "Deny", "*", "*", "*", "*"));
+        let f = run(
+            &DependencyBlocked,
+            &network(&rules, Some(GUIDE_POLICY), false),
+        );
+        assert!(f.len() >= 5, "{f:#?}");
+        assert!(
+            f.iter()
+                .all(|x| x.flow.iter().any(|s| s.message.contains("DenyAll"))),
+            "{f:#?}"
+        );
+    }
+
+    #[test]
+    fn the_guides_configuration_works() {
+        assert!(
+            run(
+                &DependencyBlocked,
+                &network(&guide_rules(), Some(GUIDE_POLICY), false)
+            )
+            .is_empty()
+        );
+    }
+}

@@ -5,6 +5,7 @@
 use crate::Rule;
 
 mod dependency_blocked;
+mod inbound_management_blocked;
 mod no_public_ip_without_workspace_private_endpoint;
 mod private_registry_without_image_build_compute;
 mod service_endpoint_policy_missing_aml_alias;
@@ -12,6 +13,7 @@ mod service_endpoint_policy_missing_default_storage;
 mod storage_firewall_blocks_workspace;
 
 pub use dependency_blocked::DependencyBlocked;
+pub use inbound_management_blocked::InboundManagementBlocked;
 pub use no_public_ip_without_workspace_private_endpoint::NoPublicIpWithoutWorkspacePrivateEndpoint;
 pub use private_registry_without_image_build_compute::PrivateRegistryWithoutImageBuildCompute;
 pub use service_endpoint_policy_missing_aml_alias::ServiceEndpointPolicyMissingAmlAlias;
@@ -26,6 +28,7 @@ pub fn rules() -> Vec<&'static dyn Rule> {
         &ServiceEndpointPolicyMissingDefaultStorage,
         &PrivateRegistryWithoutImageBuildCompute,
         &NoPublicIpWithoutWorkspacePrivateEndpoint,
+        &InboundManagementBlocked,
         &StorageFirewallBlocksWorkspace,
     ]
 }

@@ -81,3 +81,66 @@ impl Rule for EgressAnyStorageAccount {
         class_findings(&Self::META, Class::Storage, m, paths, FIX, out);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::paths::fixtures::*;
+    use crate::testing::run;
+
+    #[test]
+    fn an_endpoint_without_a_policy_opens_storage_and_the_fix_is_checked() {
+        let f = run(
+            &EgressAnyStorageAccount,
+            &network(&guide_rules(), None, false),
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(
+            f[0].message.contains("any storage account"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].fix.contains("/services/Azure/MachineLearning") && f[0].fix.contains("checked"),
+            "{}",
+            f[0].fix
+        );
+        assert!(
+            f[0].flow
+                .iter()
+                .any(|s| s.message.contains("no service endpoint policy"))
+        );
+    }
+
+    #[test]
+    fn a_policy_with_the_own_account_and_the_alias_closes_it() {
+        assert!(
+            run(
+                &EgressAnyStorageAccount,
+                &network(&guide_rules(), Some(GUIDE_POLICY), false)
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_subscription_wide_policy_entry_leaves_it_possible() {
+        let f = run(
+            &EgressAnyStorageAccount,
+            &network(
+                &guide_rules(),
+                Some(&["[subscription().id]", "/services/Azure/MachineLearning"]),
+                false,
+            ),
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].confidence, crate::Confidence::Low);
+        assert!(
+            f[0].deciding_input
+                .as_deref()
+                .unwrap_or("")
+                .contains("who can create storage accounts")
+        );
+    }
+}

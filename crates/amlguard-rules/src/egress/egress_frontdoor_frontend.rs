@@ -71,3 +71,47 @@ impl Rule for EgressFrontdoorFrontend {
         class_findings(&Self::META, Class::FrontDoor, m, paths, FIX, out);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::paths::fixtures::*;
+    use crate::testing::run;
+
+    #[test]
+    fn allowing_the_frontend_tag_opens_front_door() {
+        let mut rules = guide_rules();
+        rules.push(rule(
+            "AllowFd",
+            140,
+            "Outbound",
+            "Allow",
+            "Tcp",
+            "VirtualNetwork",
+            "AzureFrontDoor.Frontend",
+            "443",
+        ));
+        let f = run(
+            &EgressFrontdoorFrontend,
+            &network(&rules, Some(GUIDE_POLICY), false),
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(
+            f[0].flow.iter().any(|s| s.message.contains("AllowFd")),
+            "{:#?}",
+            f[0].flow
+        );
+    }
+
+    #[test]
+    fn first_party_front_door_is_not_the_frontend() {
+        assert!(
+            run(
+                &EgressFrontdoorFrontend,
+                &network(&guide_rules(), Some(GUIDE_POLICY), false)
+            )
+            .is_empty()
+        );
+    }
+}

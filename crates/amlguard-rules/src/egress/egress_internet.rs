@@ -84,3 +84,37 @@ impl Rule for EgressInternet {
         class_findings(&Self::META, Class::Internet, m, paths, FIX, out);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::paths::fixtures::*;
+    use crate::testing::run;
+
+    #[test]
+    fn default_rules_and_a_public_ip_open_the_internet() {
+        let f = run(&EgressInternet, &network(&[], Some(GUIDE_POLICY), true));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule.code, 301);
+        assert!(
+            f[0].flow
+                .iter()
+                .any(|s| s.message.contains("AllowInternetOutBound")),
+            "{:#?}",
+            f[0].flow
+        );
+        assert!(!f[0].fix.is_empty());
+    }
+
+    #[test]
+    fn the_guides_rules_close_it() {
+        assert!(
+            run(
+                &EgressInternet,
+                &network(&guide_rules(), Some(GUIDE_POLICY), false)
+            )
+            .is_empty()
+        );
+    }
+}

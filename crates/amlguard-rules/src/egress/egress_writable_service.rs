@@ -76,3 +76,43 @@ impl Rule for EgressWritableService {
         class_findings(&Self::META, Class::Writable, m, paths, FIX, out);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::paths::fixtures::*;
+    use crate::testing::run;
+
+    #[test]
+    fn allowing_azure_cloud_opens_writable_services() {
+        let mut rules = guide_rules();
+        rules.push(rule(
+            "AllowCloud",
+            140,
+            "Outbound",
+            "Allow",
+            "*",
+            "VirtualNetwork",
+            "AzureCloud",
+            "*",
+        ));
+        let f = run(
+            &EgressWritableService,
+            &network(&rules, Some(GUIDE_POLICY), false),
+        );
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].rule.code, 304);
+    }
+
+    #[test]
+    fn the_guides_tags_are_not_writable() {
+        assert!(
+            run(
+                &EgressWritableService,
+                &network(&guide_rules(), Some(GUIDE_POLICY), false)
+            )
+            .is_empty()
+        );
+    }
+}
