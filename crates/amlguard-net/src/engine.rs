@@ -400,6 +400,31 @@ fn tcp(ports: &[u16]) -> (ProtoSet, PortSet) {
 // ---------------------------------------------------------------------------
 // The engine.
 
+type Memo<K, V> = std::cell::RefCell<std::collections::HashMap<K, V>>;
+type CompiledFw = std::rc::Rc<Result<CompiledFirewall, String>>;
+
+/// Work shared by every compute of one analysis and by the re-runs that
+/// check fixes (which never change firewalls): each firewall compiled once
+/// per source subnet.
+#[derive(Default)]
+pub struct Shared {
+    /// Compiled firewalls by (firewall, source, VNet).
+    firewalls: Memo<(usize, AddrSet, AddrSet), CompiledFw>,
+    /// Compiled NSGs by (rules digest, source, VNet).
+    nsgs: Memo<(u64, AddrSet, AddrSet), std::rc::Rc<OutboundNsg>>,
+    /// Network stages by (firewall, VNet, stage key): subnets whose
+    /// addresses every rule treats alike share one.
+    stages: Memo<(usize, AddrSet, Vec<Vec<u8>>), crate::firewall::NetStage>,
+}
+
+/// A digest of an NSG's rules (their full content), for sharing compilations.
+fn rules_digest(rules: &[crate::nsg::Rule]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{rules:?}").hash(&mut h);
+    h.finish()
+}
+
 /// Analyses every compute of an estate, with a checked fix for each open path.
 pub fn analyse(estate: &Estate, tags: TagSource<'_>) -> Analysis {
     analyse_with(estate, tags, true)
@@ -407,6 +432,7 @@ pub fn analyse(estate: &Estate, tags: TagSource<'_>) -> Analysis {
 
 /// Analyses every compute; `fixes` searches for a checked fix per open path.
 pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analysis {
+    let shared = Shared::default();
     let symbolic = matches!(tags, TagSource::Symbolic(_));
     type Entry = (String, Vec<ClassVerdict>, Vec<DepVerdict>, Option<String>);
     let mut cache: BTreeMap<(usize, u8, usize), Entry> = BTreeMap::new();
@@ -434,11 +460,11 @@ pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analys
         let (placement, mut classes, deps, error) = match cached {
             Some(e) => e,
             None => {
-                let (placement, mut classes, deps, error) = compute_entry(estate, c, tags);
+                let (placement, mut classes, deps, error) = compute_entry(estate, c, tags, &shared);
                 if fixes {
                     for v in &mut classes {
                         if v.reach == Reach::Reachable {
-                            v.fix = crate::fixes::find(estate, ci, v.class, &deps, tags);
+                            v.fix = crate::fixes::find(estate, ci, v, &deps, tags, &shared);
                         }
                     }
                 }
@@ -596,8 +622,18 @@ pub fn verdicts_of(
     ci: usize,
     tags: TagSource<'_>,
 ) -> Option<(Vec<ClassVerdict>, Vec<DepVerdict>)> {
+    verdicts_shared(estate, ci, tags, &Shared::default())
+}
+
+/// [`verdicts_of`] reusing the work of an analysis.
+pub fn verdicts_shared(
+    estate: &Estate,
+    ci: usize,
+    tags: TagSource<'_>,
+    shared: &Shared,
+) -> Option<(Vec<ClassVerdict>, Vec<DepVerdict>)> {
     let c = estate.computes.get(ci)?;
-    let (_, classes, deps, _) = compute_entry(estate, c, tags);
+    let (_, classes, deps, _) = compute_entry(estate, c, tags, shared);
     Some((classes, deps))
 }
 
@@ -605,6 +641,7 @@ fn compute_entry(
     estate: &Estate,
     c: &Compute,
     tags: TagSource<'_>,
+    shared: &Shared,
 ) -> (String, Vec<ClassVerdict>, Vec<DepVerdict>, Option<String>) {
     let ws = c.workspace.and_then(|i| estate.workspaces.get(i));
     let region = ws.map(|w| w.region.clone()).unwrap_or_default();
@@ -618,7 +655,7 @@ fn compute_entry(
                     Some("the compute's subnet is missing from the estate".to_string()),
                 );
             };
-            let (classes, deps, error) = subnet_verdicts(estate, c, subnet, &region, tags);
+            let (classes, deps, error) = subnet_verdicts(estate, c, subnet, &region, tags, shared);
             (format!("subnet `{}`", subnet.name), classes, deps, error)
         }
         Placement::Managed(wi) => {
@@ -952,13 +989,14 @@ fn subnet_verdicts(
     subnet: &Subnet,
     region: &str,
     tags: TagSource<'_>,
+    shared: &Shared,
 ) -> (Vec<ClassVerdict>, Vec<DepVerdict>, Option<String>) {
     let region = if region.is_empty() {
         subnet.region.clone().unwrap_or_default()
     } else {
         region.to_string()
     };
-    let ctx = match SubnetCtx::new(estate, c, subnet, &region, tags) {
+    let ctx = match SubnetCtx::new(estate, c, subnet, &region, tags, shared) {
         Ok(x) => x,
         Err(e) => {
             let step = Step::new(e.clone(), Some(subnet.prov.clone()));
@@ -1086,7 +1124,7 @@ struct SubnetCtx<'a> {
     subnet: &'a Subnet,
     resolver: Addressing<'a>,
     source: AddrSet,
-    nsg: Option<(&'a crate::topology::Nsg, OutboundNsg)>,
+    nsg: Option<(&'a crate::topology::Nsg, std::rc::Rc<OutboundNsg>)>,
     /// The NSG link is unknown or outside the input.
     nsg_unknown: Option<Step>,
     routing: Routing,
@@ -1096,7 +1134,8 @@ struct SubnetCtx<'a> {
     endpoint: Option<(Tri, AddrBounds, Step)>,
     internet_way_out: (Tri, Vec<Step>),
     /// Firewalls compiled for this source, on first use.
-    compiled: Vec<std::cell::OnceCell<Result<CompiledFirewall, String>>>,
+    shared: &'a Shared,
+    vnet: AddrSet,
 }
 
 impl<'a> SubnetCtx<'a> {
@@ -1106,13 +1145,15 @@ impl<'a> SubnetCtx<'a> {
         subnet: &'a Subnet,
         region: &str,
         tags: TagSource<'a>,
+        shared: &'a Shared,
     ) -> Result<SubnetCtx<'a>, String> {
         let vnet = subnet
             .vnet_space
             .get()
             .cloned()
             .unwrap_or_else(|| subnet.prefixes.get().cloned().unwrap_or_default());
-        let resolver = Addressing::new(tags, vnet.union(&subnet.peered));
+        let resolver_vnet = vnet.union(&subnet.peered);
+        let resolver = Addressing::new(tags, resolver_vnet.clone());
         let source = match subnet.prefixes.get() {
             Some(p) if !p.is_empty() => p.clone(),
             _ => vnet.clone(),
@@ -1121,8 +1162,26 @@ impl<'a> SubnetCtx<'a> {
             Link::None => (None, None),
             Link::Index(i) => match estate.nsgs.get(*i) {
                 Some(n) => {
-                    let compiled = OutboundNsg::new(&n.rules, &source, &resolver)
-                        .map_err(|e| format!("NSG `{}`: {e}", n.name))?;
+                    // One compilation per NSG content, source and VNet: the
+                    // computes of a subnet, and fixes that leave the NSG alone,
+                    // share it.
+                    let key = (
+                        rules_digest(&n.rules),
+                        source.clone(),
+                        vnet.union(&subnet.peered),
+                    );
+                    let known = shared.nsgs.borrow().get(&key).cloned();
+                    let compiled = match known {
+                        Some(c) => c,
+                        None => {
+                            let c = std::rc::Rc::new(
+                                OutboundNsg::new(&n.rules, &source, &resolver)
+                                    .map_err(|e| format!("NSG `{}`: {e}", n.name))?,
+                            );
+                            shared.nsgs.borrow_mut().insert(key, c.clone());
+                            c
+                        }
+                    };
                     (Some((n, compiled)), None)
                 }
                 None => (None, None),
@@ -1278,11 +1337,8 @@ impl<'a> SubnetCtx<'a> {
             hops,
             endpoint,
             internet_way_out: (way, steps),
-            compiled: estate
-                .firewalls
-                .iter()
-                .map(|_| std::cell::OnceCell::new())
-                .collect(),
+            shared,
+            vnet: resolver_vnet,
         })
     }
 
@@ -1549,13 +1605,29 @@ impl<'a> SubnetCtx<'a> {
             .map(|i| (i, false))
     }
 
-    fn compiled(&self, i: usize) -> Option<&Result<CompiledFirewall, String>> {
-        let cell = self.compiled.get(i)?;
+    fn compiled(&self, i: usize) -> Option<std::rc::Rc<Result<CompiledFirewall, String>>> {
         let fw = self.estate.firewalls.get(i)?;
-        Some(cell.get_or_init(|| {
-            fw.compile(&self.source, &self.resolver)
-                .map_err(|e| e.to_string())
-        }))
+        let key = (i, self.source.clone(), self.vnet.clone());
+        if let Some(c) = self.shared.firewalls.borrow().get(&key) {
+            return Some(c.clone());
+        }
+        let c = fw
+            .compile(&self.source, &self.resolver)
+            .map_err(|e| e.to_string());
+        if let Ok(cf) = &c {
+            let skey = (i, self.vnet.clone(), cf.stage_key());
+            let known = self.shared.stages.borrow().get(&skey).cloned();
+            match known {
+                Some(stage) => cf.share_network_stage(stage),
+                None => {
+                    let stage = cf.network_stage().clone();
+                    self.shared.stages.borrow_mut().insert(skey, stage);
+                }
+            }
+        }
+        let c = std::rc::Rc::new(c);
+        self.shared.firewalls.borrow_mut().insert(key, c.clone());
+        Some(c)
     }
 
     /// Packets routed to a virtual appliance: what its firewall lets out.
@@ -1569,7 +1641,10 @@ impl<'a> SubnetCtx<'a> {
         let Some((i, certain)) = self.firewall_at(ip) else {
             return unknown();
         };
-        let Some(Ok(fw)) = self.compiled(i) else {
+        let Some(compiled) = self.compiled(i) else {
+            return unknown();
+        };
+        let Ok(fw) = compiled.as_ref() else {
             return unknown();
         };
         let stage = fw.network_stage();
@@ -1792,7 +1867,8 @@ impl<'a> SubnetCtx<'a> {
         let Some(fwr) = self.estate.firewalls.get(i) else {
             return (steps, None);
         };
-        let fw = match self.compiled(i) {
+        let compiled = self.compiled(i);
+        let fw = match compiled.as_deref() {
             Some(Ok(fw)) => fw,
             Some(Err(e)) => {
                 steps.push(Step::new(

@@ -1287,6 +1287,30 @@ impl CompiledFirewall {
         self.stage.get_or_init(|| self.compute_stage())
     }
 
+    /// What the network stage depends on besides the rules: for each part
+    /// of the source, whether each network rule applies to it (no, maybe,
+    /// surely). Two compilations of one firewall with equal keys (and the
+    /// same resolver) have equal network stages, so callers may share one.
+    pub fn stage_key(&self) -> Vec<Vec<u8>> {
+        let net: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| {
+                self.entries
+                    .get(i)
+                    .is_some_and(|e| e.stage == Stage::Network)
+            })
+            .collect();
+        self.source_views(&net)
+            .into_iter()
+            .map(|v| v.into_iter().map(|t| t as u8).collect())
+            .collect()
+    }
+
+    /// Supplies the network stage computed by another compilation with the
+    /// same [`CompiledFirewall::stage_key`]. Ignored when already computed.
+    pub fn share_network_stage(&self, stage: NetStage) {
+        let _ = self.stage.set(stage);
+    }
+
     /// Per source atom, the source status of each of `members`.
     fn source_views(&self, members: &[usize]) -> Vec<Vec<Tri>> {
         match &self.source_atoms {
@@ -2047,18 +2071,11 @@ fn packet_sets(e: &Entry, source: Tri) -> (PacketSet, PacketSet) {
 
 /// First match wins: the packets the first rule matching them allows.
 fn first_match(rules: &[(Access, &PacketSet)]) -> PacketSet {
-    let mut remaining = PacketSet::universe();
-    let mut allowed = PacketSet::empty();
-    for (access, matches) in rules {
-        if remaining.is_empty() {
-            break;
-        }
-        if *access == Access::Allow {
-            allowed = allowed.union(&matches.intersection(&remaining));
-        }
-        remaining = remaining.difference(matches);
-    }
-    allowed
+    let list: Vec<(bool, &PacketSet)> = rules
+        .iter()
+        .map(|(a, m)| (*a == Access::Allow, *m))
+        .collect();
+    crate::space::first_match(&list)
 }
 
 /// How surely a rule with sources `src` applies to every address of `atom`.

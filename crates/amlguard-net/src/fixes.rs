@@ -42,10 +42,13 @@ fn class_tag(class: Class) -> &'static str {
 pub fn find(
     estate: &Estate,
     ci: usize,
-    class: Class,
+    verdict: &ClassVerdict,
     deps: &[DepVerdict],
     tags: TagSource<'_>,
+    shared: &crate::engine::Shared,
 ) -> Option<Fix> {
+    let class = verdict.class;
+    let opened_by = opening_rule(verdict);
     let c = estate.computes.get(ci)?;
     let mut candidates: Vec<Candidate> = Vec::new();
     match &c.placement {
@@ -124,6 +127,10 @@ pub fn find(
                     })
                     .collect();
                 allows.sort();
+                // Only the rule that lets the path out is a candidate to
+                // change (the chain names it); a user rule of every NSG
+                // would make the search grow with the NSG.
+                allows.retain(|(_, n, _)| opened_by.as_deref() == Some(n.as_str()));
                 let used: Vec<u32> = nsg
                     .rules
                     .iter()
@@ -257,7 +264,7 @@ pub fn find(
         if !(cand.apply)(&mut copy) {
             continue;
         }
-        let Some((classes, after)) = crate::engine::verdicts_of(&copy, ci, tags) else {
+        let Some((classes, after)) = crate::engine::verdicts_shared(&copy, ci, tags, shared) else {
             continue;
         };
         if !closes(&classes, class) {
@@ -279,6 +286,16 @@ pub fn find(
         });
     }
     None
+}
+
+/// The NSG rule that lets the path out, from the chain ("NSG `n` rule `r` (…").
+fn opening_rule(v: &ClassVerdict) -> Option<String> {
+    v.chain.iter().find_map(|s| {
+        let rest = s.text.strip_prefix("NSG `")?;
+        let (_, after) = rest.split_once("rule `")?;
+        let (name, _) = after.split_once('`')?;
+        Some(name.to_string())
+    })
 }
 
 fn closes(classes: &[ClassVerdict], class: Class) -> bool {

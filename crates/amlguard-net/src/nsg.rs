@@ -988,18 +988,11 @@ fn bound_list<'a>(
 
 /// First match wins: the packets the first rule matching them allows.
 fn first_match(rules: &[(Access, &PacketSet)]) -> PacketSet {
-    let mut remaining = PacketSet::universe();
-    let mut allowed = PacketSet::empty();
-    for (access, matches) in rules {
-        if remaining.is_empty() {
-            break;
-        }
-        if *access == Access::Allow {
-            allowed = allowed.union(&matches.intersection(&remaining));
-        }
-        remaining = remaining.difference(matches);
-    }
-    allowed
+    let list: Vec<(bool, &PacketSet)> = rules
+        .iter()
+        .map(|(a, m)| (*a == Access::Allow, *m))
+        .collect();
+    crate::space::first_match(&list)
 }
 
 // ---------------------------------------------------------------------------

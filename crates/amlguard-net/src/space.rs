@@ -224,8 +224,32 @@ macro_rules! set_ops {
                 !self.intersection(other).is_empty()
             }
             /// The union of many sets.
+            /// Pairwise, as a balanced tree: the work grows with the total
+            /// size times the logarithm of the count, not with their product.
             pub fn union_all<'a>(sets: impl IntoIterator<Item = &'a Self>) -> Self {
-                sets.into_iter().fold(Self::empty(), |acc, s| acc.union(s))
+                let mut level: Vec<Self> = Vec::new();
+                let mut pending: Option<&'a Self> = None;
+                for s in sets {
+                    match pending.take() {
+                        Some(p) => level.push(p.union(s)),
+                        None => pending = Some(s),
+                    }
+                }
+                if let Some(p) = pending {
+                    level.push(p.clone());
+                }
+                while level.len() > 1 {
+                    let mut next = Vec::with_capacity(level.len() / 2 + 1);
+                    let mut it = level.into_iter();
+                    while let Some(a) = it.next() {
+                        match it.next() {
+                            Some(b) => next.push(a.union(&b)),
+                            None => next.push(a),
+                        }
+                    }
+                    level = next;
+                }
+                level.pop().unwrap_or_else(Self::empty)
             }
             #[cfg(test)]
             pub(crate) fn is_canonical(&self) -> bool {
@@ -689,6 +713,42 @@ impl PacketSet {
                 v4 + v6
             })
             .sum()
+    }
+}
+
+/// First match wins over a list of rules (`allow`, what the rule matches):
+/// the packets whose first matching rule allows them.
+///
+/// Divide and conquer: for rules `L ++ R`, the packets allowed are those `L`
+/// allows, plus those `R` allows that no rule of `L` matches. Each level of
+/// the recursion touches every set once, so the work grows with the total
+/// size times the logarithm of the number of rules, instead of the number of
+/// rules times the size of the ever-fragmenting "not yet matched" set.
+pub fn first_match(rules: &[(bool, &PacketSet)]) -> PacketSet {
+    first_match_cover(rules).0
+}
+
+/// `(allowed, matched by some rule)`.
+fn first_match_cover(rules: &[(bool, &PacketSet)]) -> (PacketSet, PacketSet) {
+    match rules {
+        [] => (PacketSet::empty(), PacketSet::empty()),
+        [(allow, m)] => {
+            let allowed = if *allow {
+                (*m).clone()
+            } else {
+                PacketSet::empty()
+            };
+            (allowed, (*m).clone())
+        }
+        _ => {
+            let (l, r) = rules.split_at(rules.len() / 2);
+            let (al, cl) = first_match_cover(l);
+            if cl.is_all() {
+                return (al, cl);
+            }
+            let (ar, cr) = first_match_cover(r);
+            (al.union(&ar.difference(&cl)), cl.union(&cr))
+        }
     }
 }
 
