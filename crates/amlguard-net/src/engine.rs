@@ -1782,9 +1782,13 @@ impl<'a> SubnetCtx<'a> {
             None => "the routes".to_string(),
         };
         let route_at = ev.route.as_ref().and_then(|r| r.prov.clone());
-        for d in &ev.doubts {
-            steps.push(Step::new(d.clone(), route_at.clone()));
-            input = input.or_else(|| Some(d.clone()));
+        // Doubts matter only when another route could send it elsewhere.
+        let other_hop = ev.hop.is_none() || ev.possible.iter().any(|h| Some(*h) != ev.hop);
+        if other_hop {
+            for d in &ev.doubts {
+                steps.push(Step::new(d.clone(), route_at.clone()));
+                input = input.or_else(|| Some(d.clone()));
+            }
         }
         match ev.hop {
             Some(Hop::Internet) => {

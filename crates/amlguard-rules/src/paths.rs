@@ -84,7 +84,12 @@ pub(crate) fn class_findings(
         if cv.reach == Reach::NotReachable {
             continue;
         }
-        let at = key_location(&cv.chain);
+        // The setting the checked fix changes, else the last setting of the chain.
+        let at = cv
+            .fix
+            .as_ref()
+            .and_then(|f| f.at.clone())
+            .or_else(|| key_location(&cv.chain));
         match groups
             .iter_mut()
             .find(|g| g.at == at && g.placement == v.placement && g.reach == cv.reach)
