@@ -400,6 +400,12 @@ fn tcp(ports: &[u16]) -> (ProtoSet, PortSet) {
 // ---------------------------------------------------------------------------
 // The engine.
 
+/// At most this many candidate fixes are checked per analysis: each check
+/// re-runs the engine on a changed copy, and on large estates the search
+/// would dominate. Paths found after the budget is spent get the rule's
+/// general fix text instead of a checked one.
+pub const FIX_CHECKS: usize = 200;
+
 type Memo<K, V> = std::cell::RefCell<std::collections::HashMap<K, V>>;
 type CompiledFw = std::rc::Rc<Result<CompiledFirewall, String>>;
 
@@ -408,8 +414,11 @@ type CompiledFw = std::rc::Rc<Result<CompiledFirewall, String>>;
 /// per source subnet.
 #[derive(Default)]
 pub struct Shared {
-    /// Compiled firewalls by (firewall, source, VNet).
-    firewalls: Memo<(usize, AddrSet, AddrSet), CompiledFw>,
+    /// Set while fixes are checked: their changed NSGs are not kept.
+    pub(crate) checking: std::cell::Cell<bool>,
+    /// Candidate fixes checked so far in this analysis (each one re-runs the
+    /// engine); the search stops at [`FIX_CHECKS`].
+    pub(crate) fix_checks: std::cell::Cell<usize>,
     /// Compiled NSGs by (rules digest, source, VNet).
     nsgs: Memo<(u64, AddrSet, AddrSet), std::rc::Rc<OutboundNsg>>,
     /// Network stages by (firewall, VNet, stage key): subnets whose
@@ -1136,6 +1145,9 @@ struct SubnetCtx<'a> {
     /// Firewalls compiled for this source, on first use.
     shared: &'a Shared,
     vnet: AddrSet,
+    /// Firewalls compiled for this subnet (their network stages are shared
+    /// through [`Shared`]; the compilations themselves are large and are not).
+    local_fw: Memo<usize, CompiledFw>,
 }
 
 impl<'a> SubnetCtx<'a> {
@@ -1178,7 +1190,9 @@ impl<'a> SubnetCtx<'a> {
                                 OutboundNsg::new(&n.rules, &source, &resolver)
                                     .map_err(|e| format!("NSG `{}`: {e}", n.name))?,
                             );
-                            shared.nsgs.borrow_mut().insert(key, c.clone());
+                            if !shared.checking.get() {
+                                shared.nsgs.borrow_mut().insert(key, c.clone());
+                            }
                             c
                         }
                     };
@@ -1339,6 +1353,7 @@ impl<'a> SubnetCtx<'a> {
             internet_way_out: (way, steps),
             shared,
             vnet: resolver_vnet,
+            local_fw: Memo::default(),
         })
     }
 
@@ -1607,8 +1622,7 @@ impl<'a> SubnetCtx<'a> {
 
     fn compiled(&self, i: usize) -> Option<std::rc::Rc<Result<CompiledFirewall, String>>> {
         let fw = self.estate.firewalls.get(i)?;
-        let key = (i, self.source.clone(), self.vnet.clone());
-        if let Some(c) = self.shared.firewalls.borrow().get(&key) {
+        if let Some(c) = self.local_fw.borrow().get(&i) {
             return Some(c.clone());
         }
         let c = fw
@@ -1626,7 +1640,7 @@ impl<'a> SubnetCtx<'a> {
             }
         }
         let c = std::rc::Rc::new(c);
-        self.shared.firewalls.borrow_mut().insert(key, c.clone());
+        self.local_fw.borrow_mut().insert(i, c.clone());
         Some(c)
     }
 

@@ -259,7 +259,27 @@ pub fn find(
         }
         _ => return None,
     }
+    let was = shared.checking.replace(true);
+    let found = check(estate, ci, class, deps, tags, shared, candidates);
+    shared.checking.set(was);
+    found
+}
+
+fn check(
+    estate: &Estate,
+    ci: usize,
+    class: Class,
+    deps: &[DepVerdict],
+    tags: TagSource<'_>,
+    shared: &crate::engine::Shared,
+    candidates: Vec<Candidate>,
+) -> Option<Fix> {
     for cand in candidates {
+        let spent = shared.fix_checks.get();
+        if spent >= crate::engine::FIX_CHECKS {
+            return None;
+        }
+        shared.fix_checks.set(spent + 1);
         let mut copy = estate.clone();
         if !(cand.apply)(&mut copy) {
             continue;
