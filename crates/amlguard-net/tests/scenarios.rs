@@ -453,3 +453,121 @@ fn a_private_subnet_without_a_way_out_blocks_the_dependencies() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Symbolic and exact tags agree wherever symbolic mode is decisive, on random
+// subnets (NSG rules over real tags, literal prefixes and ports; service
+// endpoint and policy; public IP; NAT gateway).
+
+use proptest::prelude::*;
+
+const DESTS: &[&str] = &[
+    "Storage",
+    "Storage.eastus",
+    "Storage.westeurope",
+    "AzureFrontDoor.Frontend",
+    "AzureFrontDoor.FirstParty",
+    "AzureMachineLearning",
+    "BatchNodeManagement.eastus",
+    "AzureActiveDirectory",
+    "AzureResourceManager",
+    "MicrosoftContainerRegistry",
+    "AzureCloud",
+    "AzureMonitor",
+    "Sql",
+    "EventHub",
+    "Internet",
+    "VirtualNetwork",
+    "*",
+    "20.50.0.0/16",
+    "10.1.0.0/16",
+];
+const PORTS: &[&str] = &["443", "80", "*", "5831", "1000-2000"];
+const PROTOS: &[&str] = &["Tcp", "Udp", "*"];
+
+fn random_net() -> impl Strategy<Value = (Vec<String>, bool, u8, bool, bool)> {
+    (
+        prop::collection::vec(
+            (
+                0..DESTS.len(),
+                0..PORTS.len(),
+                0..PROTOS.len(),
+                any::<bool>(),
+            ),
+            0..7,
+        ),
+        any::<bool>(),
+        0u8..3,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(rules, endpoint, policy, nat, public_ip)| {
+            let rules = rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, (d, p, pr, allow))| {
+                    rule(
+                        &format!("r{i}"),
+                        100 + 10 * i as u32,
+                        if allow { "Allow" } else { "Deny" },
+                        PROTOS[pr],
+                        DESTS[d],
+                        PORTS[p],
+                    )
+                })
+                .collect();
+            (rules, endpoint, policy, nat, public_ip)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+
+    #[test]
+    fn symbolic_verdicts_agree_with_the_service_tag_file_where_decisive(
+        (rules, endpoint, policy, nat, public_ip) in random_net()
+    ) {
+        let mut net = Net::guide();
+        net.rules = rules;
+        net.endpoint = endpoint;
+        net.nat = nat;
+        net.policy = match policy {
+            0 => None,
+            1 => Some(vec!["[resourceId('Microsoft.Storage/storageAccounts', 'wsstore')]", "/services/Azure/MachineLearning"]),
+            _ => Some(vec!["[subscription().id]"]),
+        };
+        let mut res = net.resources();
+        if public_ip {
+            for r in &mut res {
+                *r = r.replace(r#""enableNodePublicIp": false"#, r#""enableNodePublicIp": true"#);
+            }
+        }
+        let text = format!(
+            r#"{{"$schema": "{SCHEMA}", "contentVersion": "1.0.0.0", "resources": [{}]}}"#,
+            res.join(",")
+        );
+        let doc = Arc::new(Document::parse("random.json", text).unwrap());
+        let x = template::expand(doc, &Options::default());
+        prop_assert!(!x.has_errors());
+        let estate = Estate::from_model(&amlguard_ingest::from_expansion(&x));
+        let sym = amlguard_net::engine::analyse_with(&estate, TagSource::Symbolic(SymbolicTags::builtin()), false);
+        let exact = amlguard_net::engine::analyse_with(&estate, TagSource::File(service_tags()), false);
+        let (s, e) = (&sym.computes[0], &exact.computes[0]);
+        for (a, b) in s.classes.iter().zip(&e.classes) {
+            if a.reach != Reach::Possible {
+                prop_assert_eq!(a.reach, b.reach, "{:?}: symbolic {:#?}\nfile {:#?}", a.class, a.chain, b.chain);
+            }
+        }
+        for (a, b) in s.dependencies.iter().zip(&e.dependencies) {
+            prop_assert_eq!(&a.dependency.why, &b.dependency.why);
+            if a.reach != Reach::Possible {
+                prop_assert_eq!(a.reach, b.reach, "{}: symbolic {:#?}\nfile {:#?}", a.dependency.name, a.chain, b.chain);
+            }
+        }
+        if let (Some(a), Some(b)) = (&s.inbound, &e.inbound)
+            && a.reach != Reach::Possible
+        {
+            prop_assert_eq!(a.reach, b.reach);
+        }
+    }
+}
