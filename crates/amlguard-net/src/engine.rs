@@ -439,14 +439,70 @@ pub fn analyse(estate: &Estate, tags: TagSource<'_>) -> Analysis {
     analyse_with(estate, tags, true)
 }
 
+/// Shards the computes are split into (by subnet): a fixed number, so results
+/// (which paths get a checked fix within the budget) do not depend on the
+/// machine. The shards run on as many threads as there are shards.
+const SHARDS: usize = 4;
+
 /// Analyses every compute; `fixes` searches for a checked fix per open path.
 pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analysis {
-    let shared = Shared::default();
     let symbolic = matches!(tags, TagSource::Symbolic(_));
+    let shard_of = |c: &Compute, ci: usize| match &c.placement {
+        Placement::Subnet(si) => si % SHARDS,
+        _ => ci % SHARDS,
+    };
+    let mut out: Vec<(usize, ComputeVerdicts)> = if estate.computes.len() < 64 {
+        analyse_shard(estate, tags, fixes, &|_| true, FIX_CHECKS)
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..SHARDS)
+                .map(|k| {
+                    scope.spawn(move || {
+                        let mine = move |ci: usize| {
+                            estate
+                                .computes
+                                .get(ci)
+                                .is_some_and(|c| shard_of(c, ci) == k)
+                        };
+                        analyse_shard(estate, tags, fixes, &mine, FIX_CHECKS / SHARDS)
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for h in handles {
+                // A shard that panicked is a bug; its computes are then missing
+                // and the caller sees fewer verdicts than computes.
+                if let Ok(v) = h.join() {
+                    all.extend(v);
+                }
+            }
+            all
+        })
+    };
+    out.sort_by_key(|(ci, _)| *ci);
+    Analysis {
+        computes: out.into_iter().map(|(_, v)| v).collect(),
+        symbolic,
+    }
+}
+
+/// The computes `mine` selects, with their own shared work and fix budget.
+fn analyse_shard(
+    estate: &Estate,
+    tags: TagSource<'_>,
+    fixes: bool,
+    mine: &dyn Fn(usize) -> bool,
+    budget: usize,
+) -> Vec<(usize, ComputeVerdicts)> {
+    let shared = Shared::default();
+    shared.fix_checks.set(FIX_CHECKS.saturating_sub(budget));
     type Entry = (String, Vec<ClassVerdict>, Vec<DepVerdict>, Option<String>);
     let mut cache: BTreeMap<(usize, u8, usize), Entry> = BTreeMap::new();
     let mut out = Vec::new();
     for (ci, c) in estate.computes.iter().enumerate() {
+        if !mine(ci) {
+            continue;
+        }
         let ws = c.workspace.and_then(|i| estate.workspaces.get(i));
         // Computes of one subnet share verdicts, except where the compute's
         // own public IP setting is part of the evidence.
@@ -489,20 +545,20 @@ pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analys
                 v.fix = None;
             }
         }
-        out.push(ComputeVerdicts {
-            compute: c.clone(),
-            workspace: ws.map(|w| w.name.clone()),
-            placement,
-            classes,
-            dependencies: deps,
-            inbound: inbound_verdict(estate, c, tags),
-            error,
-        });
+        out.push((
+            ci,
+            ComputeVerdicts {
+                compute: c.clone(),
+                workspace: ws.map(|w| w.name.clone()),
+                placement,
+                classes,
+                dependencies: deps,
+                inbound: inbound_verdict(estate, c, tags),
+                error,
+            },
+        ));
     }
-    Analysis {
-        computes: out,
-        symbolic,
-    }
+    out
 }
 
 /// Whether the subnet NSG admits AML's management traffic to a compute with

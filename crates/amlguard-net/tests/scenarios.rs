@@ -571,3 +571,52 @@ proptest! {
         }
     }
 }
+
+/// Large inputs are analysed in shards on several threads: the verdicts are
+/// the same as analysing each compute on its own, in the input's order.
+#[test]
+fn sharded_analysis_matches_computes_analysed_one_by_one() {
+    let mut net = Net::guide();
+    net.policy = None;
+    let mut res = net.resources();
+    for i in 0..80 {
+        let pip = if i % 3 == 0 { "true" } else { "false" };
+        res.push(format!(
+            r#"{{"type": "Microsoft.MachineLearningServices/workspaces/computes", "apiVersion": "2024-04-01", "name": "ws/c{i}", "location": "eastus", "properties": {{"computeType": "{}", "properties": {{"enableNodePublicIp": {pip}, "subnet": {{"id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'training')]"}}}}}}}}"#,
+            if i % 2 == 0 { "AmlCompute" } else { "ComputeInstance" }
+        ));
+    }
+    let text = format!(
+        r#"{{"$schema": "{SCHEMA}", "contentVersion": "1.0.0.0", "resources": [{}]}}"#,
+        res.join(",")
+    );
+    let doc = Arc::new(Document::parse("many.json", text).unwrap());
+    let x = template::expand(doc, &Options::default());
+    assert!(!x.has_errors());
+    let estate = Estate::from_model(&amlguard_ingest::from_expansion(&x));
+    assert_eq!(estate.computes.len(), 81);
+    let tags = TagSource::Symbolic(SymbolicTags::builtin());
+    let all = analyse(&estate, tags);
+    assert_eq!(all.computes.len(), 81);
+    for (ci, v) in all.computes.iter().enumerate() {
+        assert_eq!(v.compute.name, estate.computes[ci].name);
+        let (classes, deps) = amlguard_net::engine::verdicts_of(&estate, ci, tags).unwrap();
+        let a: Vec<Reach> = v.classes.iter().map(|c| c.reach).collect();
+        let b: Vec<Reach> = classes.iter().map(|c| c.reach).collect();
+        assert_eq!(a, b, "{}", v.compute.name);
+        let a: Vec<Reach> = v.dependencies.iter().map(|d| d.reach).collect();
+        let b: Vec<Reach> = deps.iter().map(|d| d.reach).collect();
+        assert_eq!(a, b, "{}", v.compute.name);
+        // Storage is open (no policy) and every compute gets the checked fix.
+        assert!(
+            v.classes
+                .iter()
+                .any(|c| c.class == Class::Storage && c.fix.is_some()),
+            "{}",
+            v.compute.name
+        );
+    }
+    // Public-IP computes have an inbound verdict; the others do not.
+    assert!(all.computes.iter().any(|v| v.inbound.is_some()));
+    assert!(all.computes.iter().any(|v| v.inbound.is_none()));
+}
