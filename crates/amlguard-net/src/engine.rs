@@ -1178,6 +1178,24 @@ fn subnet_verdicts(
             deciding_input,
         });
     }
+    // The symbolic layout keeps the tags' IPv4 relations: for a subnet with
+    // IPv6 space, a symbolic "closed" or "reachable dependency" is not
+    // decisive.
+    if ctx.resolver.is_symbolic() && ctx.source.intersects(&AddrSet::all_v6()) {
+        let why = "the subnet has IPv6 space and symbolic service tags describe IPv4 only: give --service-tags to decide".to_string();
+        for v in &mut classes {
+            if v.reach == Reach::NotReachable {
+                v.reach = Reach::Possible;
+                v.deciding_input = Some(why.clone());
+            }
+        }
+        for d in &mut deps {
+            if d.reach == Reach::Reachable {
+                d.reach = Reach::Possible;
+                d.deciding_input = Some(why.clone());
+            }
+        }
+    }
     (classes, deps, None)
 }
 
@@ -1416,6 +1434,12 @@ impl<'a> SubnetCtx<'a> {
     /// Only destinations of the address families the subnet has: a compute
     /// in an IPv4-only subnet sends no IPv6 packets.
     fn own_families(&self, mut q: Question) -> Question {
+        // Symbolic tags are synthetic IPv4 blocks that stand for both
+        // families; subnets with IPv6 space get their symbolic answers
+        // softened instead (see `subnet_verdicts`).
+        if self.resolver.is_symbolic() {
+            return q;
+        }
         let mut fam = AddrSet::empty();
         if self.source.intersects(&AddrSet::all_v4()) {
             fam = fam.union(&AddrSet::all_v4());
