@@ -12,7 +12,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(clippy::print_stdout)]
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -245,26 +245,10 @@ fn main() {
     let model = amlguard_ingest::from_expansion(&x);
     let estate = Estate::from_model(&model);
     let t_model = t1.elapsed();
-    eprintln!("model ready: {:.1} ms", t_model.as_secs_f64() * 1e3);
 
-    if std::env::var_os("BENCH_PROBE").is_some() {
-        for ci in 0..4 {
-            let t = Instant::now();
-            let _ = verdicts_of(&estate, ci, TagSource::File(&tags));
-            eprintln!(
-                "probe compute {ci}: {:.1} ms",
-                t.elapsed().as_secs_f64() * 1e3
-            );
-        }
-        return;
-    }
     let t3 = Instant::now();
     let plain = analyse_with(&estate, TagSource::File(&tags), false);
     let t_plain = t3.elapsed();
-    eprintln!(
-        "analysis without fixes: {:.1} ms",
-        t_plain.as_secs_f64() * 1e3
-    );
     let _ = plain;
     println!(
         "analysis without fixes: {:>8.1} ms",
@@ -273,7 +257,6 @@ fn main() {
     let t2 = Instant::now();
     let analysis = analyse(&estate, TagSource::File(&tags));
     let t_analysis = t2.elapsed();
-    eprintln!("analysis: {:.1} ms", t_analysis.as_secs_f64() * 1e3);
 
     // Each compute analysed on its own (nothing shared): every 20th, 50 in all.
     let mut per = Vec::new();

@@ -470,10 +470,11 @@ pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analys
                 .collect();
             let mut all = Vec::new();
             for h in handles {
-                // A shard that panicked is a bug; its computes are then missing
-                // and the caller sees fewer verdicts than computes.
-                if let Ok(v) = h.join() {
-                    all.extend(v);
+                // A shard that panicked is a bug: it ends the run as it would
+                // without threads, never with computes silently left out.
+                match h.join() {
+                    Ok(v) => all.extend(v),
+                    Err(e) => std::panic::resume_unwind(e),
                 }
             }
             all
@@ -1673,7 +1674,7 @@ impl<'a> SubnetCtx<'a> {
             }
             let out = match hop {
                 Hop::Internet => gate(&routed, self.internet_way_out.0),
-                Hop::Appliance(ip) => self.through_appliance(*ip, &routed, q).0,
+                Hop::Appliance(ip) => self.through_appliance(*ip, &routed, q),
                 Hop::Gateway => pb(PacketSet::empty(), routed.possibly),
                 Hop::Drop | Hop::VnetLocal | Hop::Peering => pb_empty(),
             };
@@ -1725,13 +1726,8 @@ impl<'a> SubnetCtx<'a> {
     }
 
     /// Packets routed to a virtual appliance: what its firewall lets out.
-    fn through_appliance(
-        &self,
-        ip: Option<IpAddr>,
-        routed: &Allowed,
-        q: &Question,
-    ) -> (Allowed, Vec<Step>) {
-        let unknown = || (pb(PacketSet::empty(), routed.possibly.clone()), Vec::new());
+    fn through_appliance(&self, ip: Option<IpAddr>, routed: &Allowed, q: &Question) -> Allowed {
+        let unknown = || pb(PacketSet::empty(), routed.possibly.clone());
         let Some((i, certain)) = self.firewall_at(ip) else {
             return unknown();
         };
@@ -1756,7 +1752,7 @@ impl<'a> SubnetCtx<'a> {
         if !certain {
             out.possibly = routed.possibly.clone();
         }
-        (out, Vec::new())
+        out
     }
 
     /// Whether the firewall's application rules let the question's hosts out.
@@ -2080,22 +2076,18 @@ impl<'a> SubnetCtx<'a> {
 
     /// Why nothing of a class gets out: the first stage that stops it on each branch.
     fn blocked(&self, q: &Question, what: &str) -> (Vec<Step>, Option<String>) {
+        // A packet the NSG may let out shows what stops it later; when the
+        // NSG stops everything, any packet of the question shows the NSG.
         let n = self.after_nsg(&q.packets);
-        if n.possibly.is_empty() {
-            return self
-                .trace(q, q.packets.possibly.sample(), what)
-                .0
-                .into_iter()
-                .fold((Vec::new(), None), |(mut v, i), s| {
-                    if !s.text.starts_with('→') {
-                        v.push(s);
-                    }
-                    (v, i)
-                });
-        }
-        let (mut steps, input) = self.trace(q, n.possibly.sample(), what);
+        let nsg_stops_all = n.possibly.is_empty();
+        let sample = if nsg_stops_all {
+            q.packets.possibly.sample()
+        } else {
+            n.possibly.sample()
+        };
+        let (mut steps, input) = self.trace(q, sample, what);
         steps.retain(|s| !s.text.starts_with('→'));
-        (steps, input)
+        (steps, if nsg_stops_all { None } else { input })
     }
 }
 

@@ -331,7 +331,8 @@ fn prefixes_fact(r: &Resource, single: &str, list: &str) -> Fact<AddrSet> {
     Fact::known(set, at.or_else(|| Some(r.prov.clone())), written)
 }
 
-fn link(m: &Model, f: &Field<'_>, kind: ResourceKind, list: &[Option<String>]) -> Link {
+/// A reference resolved against the IDs of a list of the estate (case-insensitively).
+fn link(f: &Field<'_>, list: &[Option<String>]) -> Link {
     if let Some(u) = unknown_of(f) {
         return Link::Unknown(u);
     }
@@ -345,7 +346,6 @@ fn link(m: &Model, f: &Field<'_>, kind: ResourceKind, list: &[Option<String>]) -
     {
         return Link::Index(i);
     }
-    let _ = (m, kind);
     Link::Outside(id.to_string())
 }
 
@@ -411,8 +411,6 @@ impl Estate {
             }
         }
         // Computes, then the subnets they use.
-        let subnet_ids: Vec<Option<String>> = Vec::new();
-        let _ = subnet_ids;
         let mut subnets: Vec<&Resource> = Vec::new();
         let ws_ids: Vec<Option<String>> = e.workspaces.iter().map(|w| w.id.clone()).collect();
         let ws_index = |r: &Resource| -> Option<usize> {
@@ -427,13 +425,9 @@ impl Estate {
             let kind = match ty.str() {
                 Some(s) if s.eq_ignore_ascii_case("AmlCompute") => ComputeKind::Cluster,
                 Some(s) if s.eq_ignore_ascii_case("ComputeInstance") => ComputeKind::Instance,
-                Some(s) => {
-                    // Attached compute (AKS, VMs, …) is not placed by AML.
-                    if !s.eq_ignore_ascii_case("AmlCompute") {
-                        continue;
-                    }
-                    ComputeKind::Other(s.to_string())
-                }
+                // Attached compute (AKS, VMs, …) is not placed by AML.
+                Some(_) => continue,
+                // Not known offline: analysed as a cluster.
                 None => ComputeKind::Other("unknown".to_string()),
             };
             let sf = c.get("properties.properties.subnet.id");
@@ -747,14 +741,14 @@ fn read_subnet(
         vnet_space,
         peered,
         region: vnet.and_then(region_of).or_else(|| region_of(s)),
-        nsg: link(m, &nsg_f, ResourceKind::NetworkSecurityGroup, nsg_ids),
+        nsg: link(&nsg_f, nsg_ids),
         nsg_at: at_of(&nsg_f),
-        route_table: link(m, &rt_f, ResourceKind::RouteTable, rt_ids),
+        route_table: link(&rt_f, rt_ids),
         route_table_at: at_of(&rt_f),
         nat_gateway,
         default_outbound,
         storage_endpoint: storage_endpoint(s),
-        policies: attached_policies(m, s, pol_ids),
+        policies: attached_policies(s, pol_ids),
     }
 }
 
@@ -791,7 +785,7 @@ fn storage_endpoint(s: &Resource) -> Fact<Option<StorageEndpoint>> {
     Fact::known(found, at_of(&f), true)
 }
 
-fn attached_policies(m: &Model, s: &Resource, pol_ids: &[Option<String>]) -> Fact<Vec<Link>> {
+fn attached_policies(s: &Resource, pol_ids: &[Option<String>]) -> Fact<Vec<Link>> {
     let f = s.get("properties.serviceEndpointPolicies");
     let Field::Known(t) = &f else {
         return match unknown_of(&f) {
@@ -815,7 +809,7 @@ fn attached_policies(m: &Model, s: &Resource, pol_ids: &[Option<String>]) -> Fac
             },
             _ => idf.clone(),
         };
-        out.push(link(m, &idf, ResourceKind::ServiceEndpointPolicy, pol_ids));
+        out.push(link(&idf, pol_ids));
     }
     Fact::known(out, at_of(&f), true)
 }
@@ -846,12 +840,10 @@ fn policy_entries(m: &Model, p: &Resource) -> Fact<Vec<PolicyEntry>> {
     let children: Vec<&Resource> = m
         .children(p, ResourceKind::ServiceEndpointPolicyDefinition)
         .collect();
-    let mut seen_inline_named = false;
     if let Field::Known(t) = &inline {
         for item in t.as_array().unwrap_or_default() {
             // Inline definitions with a name became child resources (read below).
             if item.member("name").and_then(Tree::as_str).is_some() && !children.is_empty() {
-                seen_inline_named = true;
                 continue;
             }
             if let Some(res) = item
@@ -863,7 +855,6 @@ fn policy_entries(m: &Model, p: &Resource) -> Fact<Vec<PolicyEntry>> {
             }
         }
     }
-    let _ = seen_inline_named;
     for d in children {
         let f = d.get("properties.serviceResources");
         match &f {
