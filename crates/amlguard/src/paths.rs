@@ -4,14 +4,11 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use amlguard_arm::discover::sibling_parameter_files;
-use amlguard_arm::template::{self, Level, Options};
+use amlguard_arm::template::Level;
 use amlguard_model::{Model, Prov};
 use amlguard_net::engine::{Class, Reach, Step};
 use amlguard_rules::paths::Paths;
-use amlguard_source::Document;
 use serde::Serialize;
 
 use crate::{ContextArgs, Failure};
@@ -51,24 +48,11 @@ pub fn run(req: &Request) -> Result<(String, u8), Failure> {
     let mut input_error = false;
     let mut errors = String::new();
     for f in &files {
-        let doc = Arc::new(Document::load(f).map_err(|e| Failure::input(e.to_string()))?);
-        if !template::is_template(&doc.root) || doc.root.get("$schema").is_none() {
+        let Some((doc, _, x)) =
+            crate::scan::expand_file(f, explicit.as_ref(), &overrides, &req.context)?
+        else {
             continue;
-        }
-        let params = match &explicit {
-            Some(p) => Some(p.clone()),
-            None => match sibling_parameter_files(f).first() {
-                Some(p) => Some(crate::load(p)?),
-                None => None,
-            },
         };
-        let opts = Options {
-            scope: crate::scope_from(&req.context),
-            parameters: params,
-            overrides: overrides.clone(),
-            ..Options::default()
-        };
-        let x = template::expand(doc.clone(), &opts);
         for d in &x.diagnostics {
             if d.level == Level::Error {
                 input_error = true;

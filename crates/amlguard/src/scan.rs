@@ -53,6 +53,41 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A template, the path of the parameter file used (if any), and its expansion.
+pub type Expanded = (Arc<Document>, Option<String>, template::Expansion);
+
+/// Reads one file and, when it is an ARM template (recognised by `$schema`),
+/// expands it with the given parameter file or else its sibling one. `None`
+/// for JSON that is not a template; an error for a file that does not parse.
+pub fn expand_file(
+    f: &Path,
+    explicit_params: Option<&Arc<Document>>,
+    overrides: &[(String, String)],
+    context: &ContextArgs,
+) -> Result<Option<Expanded>, Failure> {
+    // A file that is named, or that looks like JSON, must parse.
+    let doc = Arc::new(Document::load(f).map_err(|e| Failure::input(e.to_string()))?);
+    if !template::is_template(&doc.root) || doc.root.get("$schema").is_none() {
+        return Ok(None);
+    }
+    let params = match explicit_params {
+        Some(p) => Some(p.clone()),
+        None => match sibling_parameter_files(f).first() {
+            Some(p) => Some(crate::load(p)?),
+            None => None,
+        },
+    };
+    let param_path = params.as_ref().map(|p| p.path.clone());
+    let opts = Options {
+        scope: crate::scope_from(context),
+        parameters: params,
+        overrides: overrides.to_vec(),
+        ..Options::default()
+    };
+    let x = template::expand(doc.clone(), &opts);
+    Ok(Some((doc, param_path, x)))
+}
+
 /// The JSON files named or found below the named folders.
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Failure> {
     let mut out = Vec::new();
@@ -95,31 +130,11 @@ pub fn run(req: &Request) -> Result<(String, u8), Failure> {
     let mut suppressed = Vec::new();
     let mut input_error = false;
     for f in &files {
-        let doc = match Document::load(f) {
-            Ok(d) => Arc::new(d),
-            Err(e) => {
-                // A file that is named, or that looks like JSON, must parse.
-                return Err(Failure::input(e.to_string()));
-            }
-        };
-        if !template::is_template(&doc.root) || doc.root.get("$schema").is_none() {
+        let Some((doc, param_path, x)) =
+            expand_file(f, explicit_params.as_ref(), &overrides, &req.context)?
+        else {
             continue;
-        }
-        let params = match &explicit_params {
-            Some(p) => Some(p.clone()),
-            None => match sibling_parameter_files(f).first() {
-                Some(p) => Some(crate::load(p)?),
-                None => None,
-            },
         };
-        let param_path = params.as_ref().map(|p| p.path.clone());
-        let opts = Options {
-            scope: crate::scope_from(&req.context),
-            parameters: params,
-            overrides: overrides.clone(),
-            ..Options::default()
-        };
-        let x = template::expand(doc.clone(), &opts);
         let mut notes = Vec::new();
         for d in &x.diagnostics {
             if d.level == Level::Error {
