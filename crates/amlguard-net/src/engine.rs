@@ -33,6 +33,7 @@ use amlguard_model::Prov;
 use crate::firewall::{CompiledFirewall, HostQuery, Service};
 use crate::fqdn;
 use crate::nsg::{Allowed, OutboundNsg, Verdict};
+use crate::policy::{EntryScope, entry_covers, entry_scope, is_aml_alias};
 use crate::resolve::{AddrBounds, AddressResolver};
 use crate::route::{Hop, Routing, SystemRoutes};
 use crate::space::{AddrSet, PacketSet, PortSet, ProtoSet, Protocol};
@@ -1569,8 +1570,8 @@ impl<'a> SubnetCtx<'a> {
             StorageKind::Foreign => {
                 if let Some((e, _)) = entries.iter().find(|(e, _)| {
                     matches!(
-                        scope_of(&e.value),
-                        Scope::Subscription | Scope::ResourceGroup
+                        entry_scope(&e.value),
+                        EntryScope::Subscription | EntryScope::ResourceGroup
                     )
                 }) {
                     return (
@@ -1620,7 +1621,7 @@ impl<'a> SubnetCtx<'a> {
                         Some("the workspace's storage account".to_string()),
                     );
                 };
-                if entries.iter().any(|(e, _)| covers(&e.value, id)) {
+                if entries.iter().any(|(e, _)| entry_covers(&e.value, id)) {
                     (Tri::Yes, Vec::new(), None)
                 } else {
                     (
@@ -2104,49 +2105,6 @@ fn app_tri(v: &Verdict) -> Tri {
         Verdict::Allowed => Tri::Yes,
         Verdict::Denied => Tri::No,
         Verdict::Unknown => Tri::Maybe,
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Scope {
-    Subscription,
-    ResourceGroup,
-    Account,
-    Alias,
-    Other,
-}
-
-fn scope_of(entry: &str) -> Scope {
-    let e = entry.trim().trim_end_matches('/');
-    if e.to_ascii_lowercase().starts_with("/services/") {
-        return Scope::Alias;
-    }
-    let parts: Vec<&str> = e.split('/').collect();
-    let is = |i: usize, s: &str| parts.get(i).is_some_and(|p| p.eq_ignore_ascii_case(s));
-    if !is(0, "") || !is(1, "subscriptions") || parts.get(2).is_none_or(|p| p.is_empty()) {
-        return Scope::Other;
-    }
-    match parts.len() {
-        3 => Scope::Subscription,
-        5 if is(3, "resourceGroups") => Scope::ResourceGroup,
-        _ if is(3, "resourceGroups") && is(5, "providers") => Scope::Account,
-        _ => Scope::Other,
-    }
-}
-
-fn is_aml_alias(entry: &str) -> bool {
-    let e = entry.trim().trim_end_matches('/');
-    e.eq_ignore_ascii_case("/services/Azure/MachineLearning")
-        || e.eq_ignore_ascii_case("/services/Azure")
-}
-
-fn covers(entry: &str, id: &str) -> bool {
-    let e = entry.trim().trim_end_matches('/').to_ascii_lowercase();
-    let i = id.trim().trim_end_matches('/').to_ascii_lowercase();
-    match scope_of(entry) {
-        Scope::Subscription | Scope::ResourceGroup => i == e || i.starts_with(&format!("{e}/")),
-        Scope::Account => i == e,
-        Scope::Alias | Scope::Other => false,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod fixes;
 pub mod fqdn;
 pub mod nsg;
+pub mod policy;
 pub mod resolve;
 pub mod route;
 pub mod space;

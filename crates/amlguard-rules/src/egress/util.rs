@@ -287,9 +287,6 @@ pub(crate) fn compute_subnets(m: &Model) -> Vec<ComputeSubnet<'_>> {
 /// Service endpoint names that carry storage traffic.
 pub(crate) const STORAGE_ENDPOINTS: &[&str] = &["Microsoft.Storage", "Microsoft.Storage.Global"];
 
-/// The alias that covers the Microsoft-managed storage accounts AML compute needs.
-pub(crate) const AML_ALIAS: &str = "/services/Azure/MachineLearning";
-
 /// Whether a subnet has a storage service endpoint: `Ok(Some(field))` with the
 /// entry, `Ok(None)` when it has none, `Err(input)` when unknown.
 pub(crate) fn storage_endpoint<'a>(
@@ -442,54 +439,7 @@ pub(crate) fn policy_entries<'a>(
     }
 }
 
-/// Whether an entry is the AML alias (or the umbrella `/services/Azure` alias,
-/// which contains it).
-pub(crate) fn is_aml_alias(entry: &str) -> bool {
-    let e = entry.trim().trim_end_matches('/');
-    e.eq_ignore_ascii_case(AML_ALIAS) || e.eq_ignore_ascii_case("/services/Azure")
-}
-
-/// The scope kind of a service endpoint policy entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum EntryScope {
-    Subscription,
-    ResourceGroup,
-    Account,
-    Alias,
-    Other,
-}
-
-pub(crate) fn entry_scope(entry: &str) -> EntryScope {
-    let e = entry.trim().trim_end_matches('/');
-    if e.to_ascii_lowercase().starts_with("/services/") {
-        return EntryScope::Alias;
-    }
-    let parts: Vec<&str> = e.split('/').collect();
-    // "", "subscriptions", id, "resourceGroups", rg, "providers", ns, type, name
-    let is = |i: usize, s: &str| parts.get(i).is_some_and(|p| p.eq_ignore_ascii_case(s));
-    if !is(0, "") || !is(1, "subscriptions") || parts.get(2).is_none_or(|p| p.is_empty()) {
-        return EntryScope::Other;
-    }
-    match parts.len() {
-        3 => EntryScope::Subscription,
-        5 if is(3, "resourceGroups") => EntryScope::ResourceGroup,
-        _ if is(3, "resourceGroups") && is(5, "providers") => EntryScope::Account,
-        _ => EntryScope::Other,
-    }
-}
-
-/// Whether a policy entry (account, resource group or subscription) covers a resource ID.
-pub(crate) fn entry_covers(entry: &str, id: &str) -> bool {
-    let e = entry.trim().trim_end_matches('/').to_ascii_lowercase();
-    let i = id.trim().trim_end_matches('/').to_ascii_lowercase();
-    match entry_scope(entry) {
-        EntryScope::Subscription | EntryScope::ResourceGroup => {
-            i == e || i.starts_with(&format!("{e}/"))
-        }
-        EntryScope::Account => i == e,
-        EntryScope::Alias | EntryScope::Other => false,
-    }
-}
+pub(crate) use amlguard_net::policy::{EntryScope, entry_covers, entry_scope, is_aml_alias};
 
 // ---------------------------------------------------------------------------
 // Private endpoints
@@ -744,7 +694,10 @@ mod tests {
             ),
             EntryScope::Account
         );
-        assert_eq!(entry_scope(AML_ALIAS), EntryScope::Alias);
+        assert_eq!(
+            entry_scope("/services/Azure/MachineLearning"),
+            EntryScope::Alias
+        );
         assert_eq!(entry_scope("nonsense"), EntryScope::Other);
         assert!(entry_covers(
             "/subscriptions/X/resourceGroups/RG",
