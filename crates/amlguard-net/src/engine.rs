@@ -215,6 +215,9 @@ const WRITABLE_TAGS: &[&str] = &[
 pub struct Step {
     pub text: String,
     pub at: Option<Prov>,
+    /// For a step that an NSG user rule decides: the rule's name (what a fix
+    /// changes).
+    pub nsg_rule: Option<String>,
 }
 
 impl Step {
@@ -222,6 +225,7 @@ impl Step {
         Step {
             text: text.into(),
             at,
+            nsg_rule: None,
         }
     }
 }
@@ -1802,10 +1806,12 @@ impl<'a> SubnetCtx<'a> {
             (Some((n, compiled)), _) => {
                 let ev = compiled.explain(&p);
                 if let Some(r) = &ev.decided_by {
-                    steps.push(Step::new(
+                    let mut step = Step::new(
                         format!("NSG `{}` {} {} to {what}", n.name, r, verb(r.access)),
                         r.prov.clone().or_else(|| Some(n.prov.clone())),
-                    ));
+                    );
+                    step.nsg_rule = Some(r.name.clone());
+                    steps.push(step);
                 }
                 for d in &ev.doubts {
                     steps.push(Step::new(

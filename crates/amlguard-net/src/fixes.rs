@@ -308,14 +308,9 @@ fn check(
     None
 }
 
-/// The NSG rule that lets the path out, from the chain ("NSG `n` rule `r` (…").
+/// The NSG rule that lets the path out, as the chain records it.
 fn opening_rule(v: &ClassVerdict) -> Option<String> {
-    v.chain.iter().find_map(|s| {
-        let rest = s.text.strip_prefix("NSG `")?;
-        let (_, after) = rest.split_once("rule `")?;
-        let (name, _) = after.split_once('`')?;
-        Some(name.to_string())
-    })
+    v.chain.iter().find_map(|s| s.nsg_rule.clone())
 }
 
 fn closes(classes: &[ClassVerdict], class: Class) -> bool {
