@@ -1755,10 +1755,13 @@ impl CompiledFirewall {
             }
         }
         let certain = |wi: usize| witnesses.get(wi).is_some_and(|w| w.certain);
-        let surely = !views.is_empty()
-            && sure
-                .iter()
-                .all(|row| row.iter().enumerate().any(|(wi, s)| *s && certain(wi)));
+        // Surely allowed: one name works from every source. (Sources that
+        // each need a different name are only possibly allowed: the path's
+        // evidence names one host, and that host must hold for all of them.)
+        let sure_w = (0..nw).find(|&wi| {
+            certain(wi) && !views.is_empty() && sure.iter().all(|row| row.get(wi) == Some(&true))
+        });
+        let surely = sure_w.is_some();
         let possibly = poss.iter().any(|row| row.iter().any(|p| *p));
         let verdict = if surely {
             Verdict::Allowed
@@ -1769,8 +1772,6 @@ impl CompiledFirewall {
         };
 
         // Evidence for the most permissive witness.
-        let sure_w =
-            (0..nw).find(|&wi| certain(wi) && sure.iter().all(|row| row.get(wi) == Some(&true)));
         let poss_w = (0..nw).find(|&wi| poss.iter().any(|row| row.get(wi) == Some(&true)));
         let shown_host = sure_w
             .or(poss_w)

@@ -1190,7 +1190,11 @@ fn check_fresh(seed: u64) {
     assert!(shown.ends_with(&dotted), "{shown} under {suffix}");
     let (all, some) = truth_for_host(&rules, &orders, &shown, addr, service);
     match v.verdict {
-        Verdict::Allowed => assert!(all, "{shown}: {}", describe(&fw)),
+        Verdict::Allowed => assert!(
+            all,
+            "{shown} (suffix {suffix:?}, {addr}, {service:?}, {v:?}): {}",
+            describe(&fw)
+        ),
         Verdict::Unknown => assert!(some, "{shown}: {}", describe(&fw)),
         Verdict::Denied => {
             // Names an insider could pick: fresh labels, and labels ending
@@ -1238,4 +1242,9 @@ proptest! {
     fn fresh_host_verdicts_agree_with_brute_force(seed in any::<u64>()) {
         check_fresh(seed);
     }
+}
+
+#[test]
+fn fresh_host_regression_seeds() {
+    check_fresh(5041245735052951275);
 }
