@@ -426,9 +426,43 @@ pub struct Shared {
     pub(crate) fix_checks: std::cell::Cell<usize>,
     /// Compiled NSGs by (rules digest, source, VNet).
     nsgs: Memo<(u64, AddrSet, AddrSet), std::rc::Rc<OutboundNsg>>,
-    /// Network stages by (firewall, VNet, stage key): subnets whose
-    /// addresses every rule treats alike share one.
-    stages: Memo<(usize, AddrSet, Vec<Vec<u8>>), crate::firewall::NetStage>,
+    /// Work shared with the other shards of the analysis.
+    common: std::sync::Arc<Common>,
+}
+
+/// Key of a firewall's network stage: (firewall, VNet when a rule names a
+/// tag that depends on it, stage key). Subnets whose addresses every rule
+/// treats alike share one stage.
+type StageKey = (usize, AddrSet, Vec<Vec<u8>>);
+type StageCell = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::firewall::NetStage>>>;
+
+/// Work shared across the shards of one analysis: firewall network stages,
+/// the largest sets computed, each once (a stage is a function of its key,
+/// so sharing changes no result).
+#[derive(Default)]
+pub struct Common {
+    stages: std::sync::Mutex<std::collections::HashMap<StageKey, StageCell>>,
+}
+
+impl Common {
+    /// The stage for `key`, computed by `make` by the first caller; later
+    /// callers (on any thread) wait for it and share it.
+    fn stage(
+        &self,
+        key: StageKey,
+        make: impl FnOnce() -> std::sync::Arc<crate::firewall::NetStage>,
+    ) -> std::sync::Arc<crate::firewall::NetStage> {
+        let cell = {
+            // A poisoned lock means another shard panicked; that panic ends
+            // the run (see `analyse_with`), so the map is still usable here.
+            let mut map = self
+                .stages
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(key).or_default().clone()
+        };
+        cell.get_or_init(make).clone()
+    }
 }
 
 /// A digest of an NSG's rules (their full content), for sharing compilations.
@@ -456,8 +490,10 @@ pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analys
         Placement::Subnet(si) => si % SHARDS,
         _ => ci % SHARDS,
     };
+    let common = std::sync::Arc::new(Common::default());
+    let common = &common;
     let mut out: Vec<(usize, ComputeVerdicts)> = if estate.computes.len() < 64 {
-        analyse_shard(estate, tags, fixes, &|_| true, FIX_CHECKS)
+        analyse_shard(estate, tags, fixes, &|_| true, FIX_CHECKS, common)
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..SHARDS)
@@ -469,7 +505,7 @@ pub fn analyse_with(estate: &Estate, tags: TagSource<'_>, fixes: bool) -> Analys
                                 .get(ci)
                                 .is_some_and(|c| shard_of(c, ci) == k)
                         };
-                        analyse_shard(estate, tags, fixes, &mine, FIX_CHECKS / SHARDS)
+                        analyse_shard(estate, tags, fixes, &mine, FIX_CHECKS / SHARDS, common)
                     })
                 })
                 .collect();
@@ -499,8 +535,12 @@ fn analyse_shard(
     fixes: bool,
     mine: &dyn Fn(usize) -> bool,
     budget: usize,
+    common: &std::sync::Arc<Common>,
 ) -> Vec<(usize, ComputeVerdicts)> {
-    let shared = Shared::default();
+    let shared = Shared {
+        common: common.clone(),
+        ..Shared::default()
+    };
     shared.fix_checks.set(FIX_CHECKS.saturating_sub(budget));
     type Entry = (String, Vec<ClassVerdict>, Vec<DepVerdict>, Option<String>);
     let mut cache: BTreeMap<(usize, u8, usize), Entry> = BTreeMap::new();
@@ -1224,7 +1264,6 @@ struct SubnetCtx<'a> {
     internet_way_out: (Tri, Vec<Step>),
     /// Firewalls compiled for this source, on first use.
     shared: &'a Shared,
-    vnet: AddrSet,
     /// Firewalls compiled for this subnet (their network stages are shared
     /// through [`Shared`]; the compilations themselves are large and are not).
     local_fw: Memo<usize, CompiledFw>,
@@ -1432,7 +1471,6 @@ impl<'a> SubnetCtx<'a> {
             endpoint,
             internet_way_out: (way, steps),
             shared,
-            vnet: resolver_vnet,
             local_fw: Memo::default(),
         })
     }
@@ -1715,15 +1753,16 @@ impl<'a> SubnetCtx<'a> {
             .compile(&self.source, &self.resolver)
             .map_err(|e| e.to_string());
         if let Ok(cf) = &c {
-            let skey = (i, self.vnet.clone(), cf.stage_key());
-            let known = self.shared.stages.borrow().get(&skey).cloned();
-            match known {
-                Some(stage) => cf.share_network_stage(stage),
-                None => {
-                    let stage = cf.network_stage().clone();
-                    self.shared.stages.borrow_mut().insert(skey, stage);
-                }
-            }
+            let vnet = if fw.names_network_tags() {
+                self.resolver.virtual_network().clone()
+            } else {
+                AddrSet::empty()
+            };
+            let stage = self
+                .shared
+                .common
+                .stage((i, vnet, cf.stage_key()), || cf.network_stage().clone());
+            cf.share_network_stage(stage);
         }
         let c = std::rc::Rc::new(c);
         self.local_fw.borrow_mut().insert(i, c.clone());

@@ -63,7 +63,7 @@ mod model;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use amlguard_model::Prov;
 
@@ -568,6 +568,28 @@ impl RuleCollection {
 }
 
 impl Firewall {
+    /// Whether a rule names a tag whose addresses depend on the source's
+    /// network (`VirtualNetwork`, `Internet`): only then do compilations
+    /// for subnets of different networks differ beyond their sources.
+    pub fn names_network_tags(&self) -> bool {
+        let relative = |i: &Setting<AddrItem>| {
+            matches!(i, Setting::Known(AddrItem::Tag(t))
+                if t.eq_ignore_ascii_case("VirtualNetwork") || t.eq_ignore_ascii_case("Internet"))
+        };
+        self.collections
+            .iter()
+            .flat_map(|c| &c.rules)
+            .any(|r| match r {
+                FwRule::Network(n) => n.sources.iter().chain(&n.destinations).any(relative),
+                FwRule::Application(a) => a
+                    .sources
+                    .iter()
+                    .chain(&a.destination_addresses)
+                    .any(relative),
+                FwRule::Unknown(_) => false,
+            })
+    }
+
     /// A firewall without rules (it denies everything).
     pub fn new(name: &str) -> Firewall {
         Firewall {
@@ -641,7 +663,11 @@ impl Firewall {
         source: &AddrSet,
         resolver: &dyn AddressResolver,
     ) -> Result<NetStage, FirewallError> {
-        Ok(self.compile(source, resolver)?.network_stage().clone())
+        Ok(self
+            .compile(source, resolver)?
+            .network_stage()
+            .as_ref()
+            .clone())
     }
 
     /// Whether the firewall lets `service` traffic from `source` reach
@@ -1095,8 +1121,8 @@ pub struct CompiledFirewall {
     /// Source atoms (each rule applies to all or none of an atom, surely or
     /// possibly); `None` when there are too many.
     source_atoms: Option<Vec<AddrSet>>,
-    /// The network stage, computed on first use.
-    stage: OnceLock<NetStage>,
+    /// The network stage, computed on first use (or shared).
+    stage: OnceLock<Arc<NetStage>>,
     /// What host questions reuse, computed on first use: for both stages,
     /// and for application rules alone.
     plan_all: OnceLock<HostPlan>,
@@ -1283,8 +1309,8 @@ impl CompiledFirewall {
     }
 
     /// What the network rules do with the packets from the source.
-    pub fn network_stage(&self) -> &NetStage {
-        self.stage.get_or_init(|| self.compute_stage())
+    pub fn network_stage(&self) -> &Arc<NetStage> {
+        self.stage.get_or_init(|| Arc::new(self.compute_stage()))
     }
 
     /// What the network stage depends on besides the rules: for each part
@@ -1307,7 +1333,7 @@ impl CompiledFirewall {
 
     /// Supplies the network stage computed by another compilation with the
     /// same [`CompiledFirewall::stage_key`]. Ignored when already computed.
-    pub fn share_network_stage(&self, stage: NetStage) {
+    pub fn share_network_stage(&self, stage: Arc<NetStage>) {
         let _ = self.stage.set(stage);
     }
 

@@ -21,7 +21,7 @@ mod imap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use imap::{Full, IMap, Lattice, Op, TopSet, apply, one_sided};
+use imap::{FirstMatch, Full, IMap, Lattice, Op, TopSet, apply, one_sided};
 
 /// An IP protocol. Named variants for the protocols NSG rules name; any other by number.
 #[derive(Clone, Copy, Debug)]
@@ -170,6 +170,22 @@ impl<V: Lattice> Lattice for Fam<V> {
     #[cfg(test)]
     fn canonical(&self) -> bool {
         self.v4.canonical() && self.v6.canonical()
+    }
+}
+
+impl<V: FirstMatch> FirstMatch for Fam<V> {
+    const DEPTH: usize = V::DEPTH + 1;
+    fn is_whole(&self) -> bool {
+        self.v4.is_whole() && self.v6.is_whole()
+    }
+    fn first_match(rules: &[(bool, &Self)]) -> Option<Self> {
+        let v4: Vec<_> = rules.iter().map(|(a, f)| (*a, &f.v4)).collect();
+        let v6: Vec<_> = rules.iter().map(|(a, f)| (*a, &f.v6)).collect();
+        let out = Fam {
+            v4: IMap::first_match(&v4).unwrap_or_else(IMap::empty),
+            v6: IMap::first_match(&v6).unwrap_or_else(IMap::empty),
+        };
+        (!out.is_nothing()).then_some(out)
     }
 }
 
@@ -719,37 +735,12 @@ impl PacketSet {
 /// First match wins over a list of rules (`allow`, what the rule matches):
 /// the packets whose first matching rule allows them.
 ///
-/// Divide and conquer: for rules `L ++ R`, the packets allowed are those `L`
-/// allows, plus those `R` allows that no rule of `L` matches. Each level of
-/// the recursion touches every set once, so the work grows with the total
-/// size times the logarithm of the number of rules, instead of the number of
-/// rules times the size of the ever-fragmenting "not yet matched" set.
+/// One sweep per axis (see `imap`): protocols, then addresses, then ports.
+/// Between two boundaries of any rule the same rules apply, so each such
+/// piece is decided once, and pieces with the same port sets share the work.
 pub fn first_match(rules: &[(bool, &PacketSet)]) -> PacketSet {
-    first_match_cover(rules).0
-}
-
-/// `(allowed, matched by some rule)`.
-fn first_match_cover(rules: &[(bool, &PacketSet)]) -> (PacketSet, PacketSet) {
-    match rules {
-        [] => (PacketSet::empty(), PacketSet::empty()),
-        [(allow, m)] => {
-            let allowed = if *allow {
-                (*m).clone()
-            } else {
-                PacketSet::empty()
-            };
-            (allowed, (*m).clone())
-        }
-        _ => {
-            let (l, r) = rules.split_at(rules.len() / 2);
-            let (al, cl) = first_match_cover(l);
-            if cl.is_all() {
-                return (al, cl);
-            }
-            let (ar, cr) = first_match_cover(r);
-            (al.union(&ar.difference(&cl)), cl.union(&cr))
-        }
-    }
+    let list: Vec<_> = rules.iter().map(|(a, m)| (*a, &m.0)).collect();
+    PacketSet(IMap::first_match(&list).unwrap_or_else(IMap::empty))
 }
 
 impl fmt::Display for PacketSet {

@@ -13,6 +13,7 @@
 
 use std::fmt::Debug;
 use std::hash::Hash;
+use std::sync::Arc;
 
 /// A coordinate on one axis: an unsigned integer type with its full range.
 pub(crate) trait Point: Copy + Ord + Hash + Debug {
@@ -130,39 +131,89 @@ pub(crate) struct Seg<K, V> {
 }
 
 /// Disjoint intervals of one axis, each with a non-empty value, in canonical form.
+///
+/// The segments are shared (`Arc`): a set is never changed once built, so a
+/// copy costs a reference count, a product puts one port set under every
+/// address range without copying it, and two sets built from one value are
+/// found equal by address before their contents are compared. `None` is the
+/// empty set, which needs no allocation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct IMap<K, V> {
+    segs: Option<Arc<Vec<Seg<K, V>>>>,
+}
+
+/// Segments being appended in order, merged as they touch (see [`Builder::push`]).
+struct Builder<K, V> {
     segs: Vec<Seg<K, V>>,
+}
+
+impl<K: Point, V: Lattice> Builder<K, V> {
+    fn with_capacity(n: usize) -> Self {
+        Builder {
+            segs: Vec::with_capacity(n),
+        }
+    }
+
+    /// Appends a segment that starts after every segment so far, merging it with
+    /// the last one when they touch and carry equal values.
+    fn push(&mut self, lo: K, hi: K, val: V) {
+        if let Some(last) = self.segs.last_mut()
+            && last.hi.succ() == Some(lo)
+            && last.val == val
+        {
+            last.hi = hi;
+            return;
+        }
+        self.segs.push(Seg { lo, hi, val });
+    }
+
+    fn finish(self) -> IMap<K, V> {
+        IMap::from_segs(self.segs)
+    }
 }
 
 impl<K: Point, V: Lattice> IMap<K, V> {
     pub fn empty() -> Self {
-        IMap { segs: Vec::new() }
+        IMap { segs: None }
+    }
+
+    fn from_segs(segs: Vec<Seg<K, V>>) -> Self {
+        IMap {
+            segs: (!segs.is_empty()).then(|| Arc::new(segs)),
+        }
     }
 
     /// The whole axis with `val` over it.
     pub fn whole(val: V) -> Self {
-        IMap {
-            segs: vec![Seg {
-                lo: K::MIN,
-                hi: K::MAX,
-                val,
-            }],
-        }
+        IMap::from_segs(vec![Seg {
+            lo: K::MIN,
+            hi: K::MAX,
+            val,
+        }])
     }
 
     pub fn is_empty(&self) -> bool {
-        self.segs.is_empty()
+        self.segs.is_none()
     }
 
     pub fn segs(&self) -> &[Seg<K, V>] {
-        &self.segs
+        self.segs.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether the two sets share their segments (and so are equal).
+    fn same(&self, other: &Self) -> bool {
+        match (&self.segs, &other.segs) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
     }
 
     /// The value over `k`, if any.
     pub fn get(&self, k: K) -> Option<&V> {
-        let i = self.segs.partition_point(|s| s.hi < k);
-        self.segs.get(i).filter(|s| s.lo <= k).map(|s| &s.val)
+        let segs = self.segs();
+        let i = segs.partition_point(|s| s.hi < k);
+        segs.get(i).filter(|s| s.lo <= k).map(|s| &s.val)
     }
 
     /// `val` over each of the given intervals, which may overlap and come in any
@@ -187,49 +238,36 @@ impl<K: Point, V: Lattice> IMap<K, V> {
                 val: val.clone(),
             });
         }
-        IMap { segs }
+        IMap::from_segs(segs)
     }
 
     /// The points that carry a value (touching segments merged).
     pub fn domain(&self) -> IMap<K, Full> {
-        let mut out = IMap {
-            segs: Vec::with_capacity(self.segs.len()),
-        };
-        for s in &self.segs {
+        let mut out = Builder::with_capacity(self.segs().len());
+        for s in self.segs() {
             out.push(s.lo, s.hi, Full);
         }
-        out
-    }
-
-    /// Appends a segment that starts after every segment so far, merging it with
-    /// the last one when they touch and carry equal values.
-    fn push(&mut self, lo: K, hi: K, val: V) {
-        if let Some(last) = self.segs.last_mut()
-            && last.hi.succ() == Some(lo)
-            && last.val == val
-        {
-            last.hi = hi;
-            return;
-        }
-        self.segs.push(Seg { lo, hi, val });
+        out.finish()
     }
 
     /// The sweep: walks both segment lists once, cutting at every boundary of
-    /// either, and combines the values over each piece.
+    /// either, and combines the values over each piece. Where only one side
+    /// is present and the operation keeps nothing of it (intersection, or
+    /// difference where only the subtrahend is), the walk jumps to the other
+    /// side's next segment by binary search, so a small set against a large
+    /// one costs little more than the small one.
     fn sweep(op: Op, a: &[Seg<K, V>], b: &[Seg<K, V>]) -> Self {
-        let mut out = IMap {
-            segs: Vec::with_capacity(a.len().max(b.len())),
-        };
+        let mut out = Builder::with_capacity(match op {
+            Op::Union => a.len().max(b.len()),
+            Op::Intersection => a.len().min(b.len()),
+            Op::Difference => a.len(),
+        });
         let (mut i, mut j) = (0usize, 0usize);
         // Every point below `pos` has been handled.
         let mut pos = K::MIN;
         loop {
-            while a.get(i).is_some_and(|s| s.hi < pos) {
-                i += 1;
-            }
-            while b.get(j).is_some_and(|s| s.hi < pos) {
-                j += 1;
-            }
+            i = skip_before(a, i, pos);
+            j = skip_before(b, j, pos);
             let sa = a.get(i);
             let sb = b.get(j);
             // Fast paths: once one side is exhausted the rest is copied or dropped.
@@ -254,6 +292,11 @@ impl<K: Point, V: Lattice> IMap<K, V> {
             let start = lo_a.min(lo_b);
             let a_in = lo_a == start;
             let b_in = lo_b == start;
+            // Nothing is kept until the other side begins.
+            if a_in != b_in && !op.keeps(a_in, b_in) {
+                pos = if a_in { lo_b } else { lo_a };
+                continue;
+            }
             // The piece ends where the covering segment(s) end or where the
             // other segment begins, whichever comes first.
             let end_a = if a_in {
@@ -277,24 +320,37 @@ impl<K: Point, V: Lattice> IMap<K, V> {
                 None => break,
             }
         }
-        out
+        out.finish()
     }
 
     /// Copies `segs[from..]` to `out`, the first one clipped to start at `pos`.
-    fn copy_rest(out: &mut Self, segs: &[Seg<K, V>], from: usize, pos: K) {
+    fn copy_rest(out: &mut Builder<K, V>, segs: &[Seg<K, V>], from: usize, pos: K) {
         for s in segs.iter().skip(from) {
             out.push(s.lo.max(pos), s.hi, s.val.clone());
         }
     }
 }
 
+/// The first index at or after `from` whose segment does not end before
+/// `pos`: a step or two when it is near, a binary search when it is far.
+fn skip_before<K: Point, V>(segs: &[Seg<K, V>], from: usize, pos: K) -> usize {
+    let ends_before = |s: &Seg<K, V>| s.hi < pos;
+    for k in 0..4 {
+        match segs.get(from + k) {
+            Some(s) if ends_before(s) => {}
+            _ => return from + k,
+        }
+    }
+    let rest = segs.get(from..).unwrap_or(&[]);
+    from + rest.partition_point(ends_before)
+}
+
 impl<K: Point> IMap<K, Full> {
     /// The same intervals, each carrying `val`. Canonical because a canonical
     /// set of plain intervals has no two touching segments.
     pub fn with_value<W: Lattice>(&self, val: &W) -> IMap<K, W> {
-        IMap {
-            segs: self
-                .segs
+        IMap::from_segs(
+            self.segs()
                 .iter()
                 .map(|s| Seg {
                     lo: s.lo,
@@ -302,7 +358,7 @@ impl<K: Point> IMap<K, Full> {
                     val: val.clone(),
                 })
                 .collect(),
-        }
+        )
     }
 }
 
@@ -316,8 +372,13 @@ impl<K: Point, V: Lattice> Lattice for IMap<K, V> {
     fn combine(op: Op, a: Option<&Self>, b: Option<&Self>) -> Option<Self> {
         match one_sided(op, a, b) {
             Ok(done) => done,
+            // Equal by construction: no need to look inside.
+            Err((a, b)) if a.same(b) => match op {
+                Op::Union | Op::Intersection => Some(a.clone()),
+                Op::Difference => None,
+            },
             Err((a, b)) => {
-                let out = Self::sweep(op, &a.segs, &b.segs);
+                let out = Self::sweep(op, a.segs(), b.segs());
                 (!out.is_empty()).then_some(out)
             }
         }
@@ -333,12 +394,138 @@ impl<K: Point, V: Lattice> Lattice for IMap<K, V> {
 
     #[cfg(test)]
     fn canonical(&self) -> bool {
-        self.segs
-            .iter()
-            .all(|s| s.lo <= s.hi && !s.val.is_nothing() && s.val.canonical())
-            && self.segs.windows(2).all(|w| match w {
+        self.segs.as_ref().is_none_or(|v| !v.is_empty())
+            && self
+                .segs()
+                .iter()
+                .all(|s| s.lo <= s.hi && !s.val.is_nothing() && s.val.canonical())
+            && self.segs().windows(2).all(|w| match w {
                 [x, y] => x.hi < y.lo && !(x.hi.succ() == Some(y.lo) && x.val == y.val),
                 _ => true,
             })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// First match wins, by one sweep per axis.
+
+/// Values over which "the first rule that matches decides" can be computed:
+/// given rules `(allow, what the rule matches)` in order, the part of the
+/// remaining axes whose first matching rule allows it.
+pub(crate) trait FirstMatch: Lattice {
+    /// Axes below this one (0 for [`Full`]): values one axis deep are small
+    /// (port sets), so results over them are worth remembering by content.
+    const DEPTH: usize;
+    /// Whether this value is the whole of the remaining axes (a rule with
+    /// it hides every later rule).
+    fn is_whole(&self) -> bool;
+    /// The allowed part; `None` when nothing is allowed.
+    fn first_match(rules: &[(bool, &Self)]) -> Option<Self>;
+}
+
+impl FirstMatch for Full {
+    const DEPTH: usize = 0;
+    fn is_whole(&self) -> bool {
+        true
+    }
+    fn first_match(rules: &[(bool, &Self)]) -> Option<Self> {
+        rules.first().and_then(|(allow, _)| allow.then_some(Full))
+    }
+}
+
+impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
+    const DEPTH: usize = V::DEPTH + 1;
+
+    fn is_whole(&self) -> bool {
+        matches!(self.segs(), [s] if s.lo == K::MIN && s.hi == K::MAX && s.val.is_whole())
+    }
+
+    /// Sweeps the axis once: between two consecutive segment boundaries of
+    /// any rule, the same rules cover every point with the same values, so
+    /// the values below are decided once per such piece (and once per
+    /// distinct list of small values). The work grows with the number of
+    /// pieces times the rules covering each, not with the product of the
+    /// rules' sizes.
+    fn first_match(rules: &[(bool, &Self)]) -> Option<Self> {
+        // Rules after one that matches everything never decide.
+        let cut = rules
+            .iter()
+            .position(|(_, m)| m.is_whole())
+            .map_or(rules.len(), |i| i + 1);
+        let rules = rules.get(..cut).unwrap_or(rules);
+        match rules {
+            [] => return None,
+            [(allow, m)] => return allow.then(|| (*m).clone()).filter(|m| !m.is_empty()),
+            _ => {}
+        }
+        // Boundaries: (point, starts, rule, segment). Ends sort before starts
+        // at the same point; both are applied before the piece at it.
+        let mut events: Vec<(K, bool, usize, usize)> = Vec::new();
+        for (r, (_, m)) in rules.iter().enumerate() {
+            for (j, s) in m.segs().iter().enumerate() {
+                events.push((s.lo, true, r, j));
+                if let Some(after) = s.hi.succ() {
+                    events.push((after, false, r, j));
+                }
+            }
+        }
+        events.sort_unstable_by_key(|a| (a.0, a.1));
+        // Rules covering the current piece, in rule order: (rule, segment).
+        let mut active: Vec<(usize, usize)> = Vec::new();
+        let mut memo: std::collections::HashMap<Vec<(bool, &V)>, Option<V>> =
+            std::collections::HashMap::new();
+        let mut out = Builder::with_capacity(events.len() / 2);
+        let mut i = 0;
+        while let Some(&(point, _, _, _)) = events.get(i) {
+            while let Some(&(p, starts, r, j)) = events.get(i) {
+                if p != point {
+                    break;
+                }
+                match active.binary_search_by_key(&r, |a| a.0) {
+                    Ok(k) if !starts => {
+                        active.remove(k);
+                    }
+                    Err(k) if starts => active.insert(k, (r, j)),
+                    // A rule's segments are disjoint: never two at once.
+                    _ => {}
+                }
+                i += 1;
+            }
+            if active.is_empty() {
+                continue;
+            }
+            let hi = match events.get(i) {
+                Some(next) => next.0.pred().unwrap_or(K::MIN),
+                None => K::MAX,
+            };
+            let mut list: Vec<(bool, &V)> = Vec::with_capacity(active.len());
+            for &(r, j) in &active {
+                let Some((allow, s)) = rules.get(r).and_then(|(a, m)| Some((*a, m.segs().get(j)?)))
+                else {
+                    continue;
+                };
+                list.push((allow, &s.val));
+                if s.val.is_whole() {
+                    break;
+                }
+            }
+            let val = if V::DEPTH == 1 {
+                match memo.get(&list) {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v = V::first_match(&list);
+                        memo.insert(list, v.clone());
+                        v
+                    }
+                }
+            } else {
+                V::first_match(&list)
+            };
+            if let Some(v) = val {
+                out.push(point, hi, v);
+            }
+        }
+        let out = out.finish();
+        (!out.is_empty()).then_some(out)
     }
 }

@@ -138,6 +138,22 @@ proptest! {
     }
 
     #[test]
+    fn first_match_matches_brute_force(rules in prop::collection::vec((any::<bool>(), packet_set()), 0..7)) {
+        let points = witness_packets();
+        let list: Vec<(bool, &PacketSet)> = rules.iter().map(|(a, s)| (*a, s)).collect();
+        let got = first_match(&list);
+        prop_assert!(got.is_canonical());
+        // Each witness packet: the first rule containing it decides.
+        let want: BTreeSet<usize> = points
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| rules.iter().find(|(_, s)| s.contains(p)).is_some_and(|(a, _)| *a))
+            .map(|(i, _)| i)
+            .collect();
+        prop_assert_eq!(model(&got, &points), want);
+    }
+
+    #[test]
     fn laws_hold_structurally(a in packet_set(), b in packet_set(), c in packet_set()) {
         prop_assert_eq!(a.union(&b), b.union(&a));
         prop_assert_eq!(a.intersection(&b), b.intersection(&a));
