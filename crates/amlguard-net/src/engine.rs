@@ -571,7 +571,8 @@ fn analyse_shard(
         let (placement, mut classes, deps, error) = match cached {
             Some(e) => e,
             None => {
-                let (placement, mut classes, deps, error) = compute_entry(estate, c, tags, &shared);
+                let (placement, mut classes, deps, error) =
+                    compute_entry(estate, c, tags, &shared, None);
                 if fixes {
                     for v in &mut classes {
                         if v.reach == Reach::Reachable {
@@ -744,15 +745,32 @@ pub fn verdicts_shared(
     shared: &Shared,
 ) -> Option<(Vec<ClassVerdict>, Vec<DepVerdict>)> {
     let c = estate.computes.get(ci)?;
-    let (_, classes, deps, _) = compute_entry(estate, c, tags, shared);
+    let (_, classes, deps, _) = compute_entry(estate, c, tags, shared, None);
     Some((classes, deps))
 }
 
+/// What a fix check needs: the verdict for `class` alone, and the
+/// dependency verdicts only when that class is closed (otherwise the
+/// candidate fails whatever they are, and they are left empty).
+pub(crate) fn verdicts_for_fix(
+    estate: &Estate,
+    ci: usize,
+    tags: TagSource<'_>,
+    shared: &Shared,
+    class: Class,
+) -> Option<(Vec<ClassVerdict>, Vec<DepVerdict>)> {
+    let c = estate.computes.get(ci)?;
+    let (_, classes, deps, _) = compute_entry(estate, c, tags, shared, Some(class));
+    Some((classes, deps))
+}
+
+/// `only`: compute just this class (see [`verdicts_for_fix`]).
 fn compute_entry(
     estate: &Estate,
     c: &Compute,
     tags: TagSource<'_>,
     shared: &Shared,
+    only: Option<Class>,
 ) -> (String, Vec<ClassVerdict>, Vec<DepVerdict>, Option<String>) {
     let ws = c.workspace.and_then(|i| estate.workspaces.get(i));
     let region = ws.map(|w| w.region.clone()).unwrap_or_default();
@@ -766,7 +784,8 @@ fn compute_entry(
                     Some("the compute's subnet is missing from the estate".to_string()),
                 );
             };
-            let (classes, deps, error) = subnet_verdicts(estate, c, subnet, &region, tags, shared);
+            let (classes, deps, error) =
+                subnet_verdicts(estate, c, subnet, &region, tags, shared, only);
             (format!("subnet `{}`", subnet.name), classes, deps, error)
         }
         Placement::Managed(wi) => {
@@ -1101,6 +1120,7 @@ fn subnet_verdicts(
     region: &str,
     tags: TagSource<'_>,
     shared: &Shared,
+    only: Option<Class>,
 ) -> (Vec<ClassVerdict>, Vec<DepVerdict>, Option<String>) {
     let region = if region.is_empty() {
         subnet.region.clone().unwrap_or_default()
@@ -1118,8 +1138,15 @@ fn subnet_verdicts(
             );
         }
     };
+    // The symbolic layout keeps the tags' IPv4 relations: for a subnet with
+    // IPv6 space, a symbolic "closed" or "reachable dependency" is not
+    // decisive (softened below).
+    let soften = ctx.resolver.is_symbolic() && ctx.source.intersects(&AddrSet::all_v6());
     let mut classes = Vec::new();
     for class in Class::ALL {
+        if only.is_some_and(|o| o != class) {
+            continue;
+        }
         let q = match class_question(&ctx.resolver, class) {
             Ok(q) => ctx.own_families(q),
             Err(e) => {
@@ -1155,6 +1182,10 @@ fn subnet_verdicts(
         });
     }
     let mut deps = Vec::new();
+    // A fix check whose class stays open needs nothing more.
+    if only.is_some() && (soften || classes.iter().any(|v| v.reach != Reach::NotReachable)) {
+        return (classes, deps, None);
+    }
     let ws = c.workspace.and_then(|i| estate.workspaces.get(i));
     for d in DEPS {
         if d.protocol == Protocol::Udp && c.public_ip.get() == Some(&true) {
@@ -1224,10 +1255,7 @@ fn subnet_verdicts(
             deciding_input,
         });
     }
-    // The symbolic layout keeps the tags' IPv4 relations: for a subnet with
-    // IPv6 space, a symbolic "closed" or "reachable dependency" is not
-    // decisive.
-    if ctx.resolver.is_symbolic() && ctx.source.intersects(&AddrSet::all_v6()) {
+    if soften {
         let why = "the subnet has IPv6 space and symbolic service tags describe IPv4 only: give --service-tags to decide".to_string();
         for v in &mut classes {
             if v.reach == Reach::NotReachable {
@@ -1291,7 +1319,7 @@ impl<'a> SubnetCtx<'a> {
         };
         let (nsg, nsg_unknown) = match &subnet.nsg {
             Link::None => (None, None),
-            Link::Index(i) => match estate.nsgs.get(*i) {
+            Link::Index(i) => match estate.nsgs.get(*i).map(std::sync::Arc::as_ref) {
                 Some(n) => {
                     // One compilation per NSG content, source and VNet: the
                     // computes of a subnet, and fixes that leave the NSG alone,
@@ -1788,7 +1816,9 @@ impl<'a> SubnetCtx<'a> {
             PacketSet::product(&web_protos, &AddrSet::all(), &web_ports),
             PacketSet::product(&web_protos, &AddrSet::all(), &web_ports),
         );
-        let to_app = pb_inter(&pb_inter(routed, &stage.unmatched), &web);
+        // Web traffic first: a thin slice, so the intersection with the
+        // (large) unmatched set stays small.
+        let to_app = pb_inter(&pb_inter(routed, &web), &stage.unmatched);
         if !to_app.possibly.is_empty() {
             let t = self.app_gate(fw, q);
             out = pb_union(&out, &gate(&to_app, t));

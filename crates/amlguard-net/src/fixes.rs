@@ -3,6 +3,8 @@
 //! only when the path closes and no dependency that was reachable becomes
 //! blocked.
 
+use std::sync::Arc;
+
 use amlguard_model::Prov;
 
 /// A checked change that closes a path.
@@ -164,7 +166,7 @@ pub fn find(
                             "add an outbound rule to NSG `{nsg_name}`: Deny `{tag}`, any protocol and port, priority {q}{place}"
                         ),
                         at,
-                        apply: Box::new(move |e: &mut Estate| match e.nsgs.get_mut(ni) {
+                        apply: Box::new(move |e: &mut Estate| match e.nsgs.get_mut(ni).map(Arc::make_mut) {
                             Some(n) => {
                                 n.rules.push(
                                     Rule::outbound("amlguard-proposed-deny", q, Access::Deny)
@@ -182,13 +184,15 @@ pub fn find(
                     candidates.push(Candidate {
                         summary,
                         at: at.clone(),
-                        apply: Box::new(move |e: &mut Estate| match e.nsgs.get_mut(ni) {
-                            Some(n) => {
-                                let before = n.rules.len();
-                                n.rules.retain(|r| r.name != name);
-                                n.rules.len() != before
+                        apply: Box::new(move |e: &mut Estate| {
+                            match e.nsgs.get_mut(ni).map(Arc::make_mut) {
+                                Some(n) => {
+                                    let before = n.rules.len();
+                                    n.rules.retain(|r| r.name != name);
+                                    n.rules.len() != before
+                                }
+                                None => false,
                             }
-                            None => false,
                         }),
                     });
                 }
@@ -284,7 +288,9 @@ fn check(
         if !(cand.apply)(&mut copy) {
             continue;
         }
-        let Some((classes, after)) = crate::engine::verdicts_shared(&copy, ci, tags, shared) else {
+        let Some((classes, after)) =
+            crate::engine::verdicts_for_fix(&copy, ci, tags, shared, class)
+        else {
             continue;
         };
         if !closes(&classes, class) {

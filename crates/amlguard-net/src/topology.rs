@@ -260,14 +260,16 @@ pub struct Workspace {
 pub struct Estate {
     pub computes: Vec<Compute>,
     pub subnets: Vec<Subnet>,
-    pub nsgs: Vec<Nsg>,
+    /// Shared, so that a copy of the estate (one per checked fix) copies
+    /// only the NSG a fix changes (`Arc::make_mut`).
+    pub nsgs: Vec<std::sync::Arc<Nsg>>,
     pub route_tables: Vec<RouteTable>,
     pub firewalls: Vec<Firewall>,
     pub policies: Vec<Policy>,
     pub workspaces: Vec<Workspace>,
     /// Lower-case IDs of every resource the input declares, and of the
     /// resources workspaces link to: destinations that belong to the team.
-    pub owned: BTreeSet<String>,
+    pub owned: std::sync::Arc<BTreeSet<String>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -367,16 +369,16 @@ impl Estate {
                 continue;
             }
             if let Some(id) = &r.id {
-                e.owned.insert(id.to_ascii_lowercase());
+                std::sync::Arc::make_mut(&mut e.owned).insert(id.to_ascii_lowercase());
             }
         }
         for nsg in m.of_kind(ResourceKind::NetworkSecurityGroup) {
-            e.nsgs.push(Nsg {
+            e.nsgs.push(std::sync::Arc::new(Nsg {
                 id: nsg.id.clone(),
                 name: nsg.display_name(),
                 prov: nsg.prov.clone(),
                 rules: rules_from_model(m, nsg),
-            });
+            }));
         }
         for rt in m.of_kind(ResourceKind::RouteTable) {
             e.route_tables.push(RouteTable {
@@ -406,7 +408,7 @@ impl Estate {
                 "properties.applicationInsights",
             ] {
                 if let Some(id) = ws.get(prop).str() {
-                    e.owned.insert(id.trim().to_ascii_lowercase());
+                    std::sync::Arc::make_mut(&mut e.owned).insert(id.trim().to_ascii_lowercase());
                 }
             }
         }
