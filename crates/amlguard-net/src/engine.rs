@@ -36,7 +36,7 @@ use crate::nsg::{Allowed, OutboundNsg, Verdict};
 use crate::policy::{EntryScope, entry_covers, entry_scope, is_aml_alias};
 use crate::resolve::{AddrBounds, AddressResolver};
 use crate::route::{Hop, Routing, SystemRoutes};
-use crate::space::{AddrSet, PacketSet, PortSet, ProtoSet, Protocol};
+use crate::space::{AddrSet, Packet, PacketSet, PortSet, ProtoSet, Protocol};
 use crate::symbolic::{Addressing, TagSource};
 use crate::topology::{
     Compute, ComputeKind, Estate, Fact, Link, ManagedMode, ManagedRuleKind, Placement, Subnet,
@@ -341,6 +341,67 @@ fn gate(a: &Allowed, t: Tri) -> Allowed {
         Tri::Maybe => pb(PacketSet::empty(), a.possibly.clone()),
         Tri::No => pb_empty(),
     }
+}
+
+/// Where the ways out of a question's packets go: into sets, or into the
+/// first packets only.
+trait Sink {
+    /// Packets that get out.
+    fn add(&mut self, a: Allowed);
+    /// Packets in both `a` and `b` that get out when `t` holds.
+    fn add_meet(&mut self, a: &Allowed, b: &Allowed, t: Tri);
+}
+
+/// Every packet that gets out.
+struct Sets(Allowed);
+
+impl Sink for Sets {
+    fn add(&mut self, a: Allowed) {
+        self.0 = pb_union(&self.0, &a);
+    }
+    fn add_meet(&mut self, a: &Allowed, b: &Allowed, t: Tri) {
+        if t != Tri::No {
+            self.add(gate(&pb_inter(a, b), t));
+        }
+    }
+}
+
+/// The first packet that surely gets out, and the first that possibly does.
+struct Firsts(Option<Packet>, Option<Packet>);
+
+impl Firsts {
+    fn offer(slot: &mut Option<Packet>, p: Option<Packet>) {
+        if let Some(p) = p
+            && slot.is_none_or(|s| packet_order(&p) < packet_order(&s))
+        {
+            *slot = Some(p);
+        }
+    }
+}
+
+impl Sink for Firsts {
+    fn add(&mut self, a: Allowed) {
+        Firsts::offer(&mut self.0, a.surely.sample());
+        Firsts::offer(&mut self.1, a.possibly.sample());
+    }
+    fn add_meet(&mut self, a: &Allowed, b: &Allowed, t: Tri) {
+        if t == Tri::Yes {
+            Firsts::offer(&mut self.0, a.surely.first_common(&b.surely));
+        }
+        if t != Tri::No {
+            Firsts::offer(&mut self.1, a.possibly.first_common(&b.possibly));
+        }
+    }
+}
+
+/// The order [`PacketSet::sample`] picks in: protocol, IPv4 before IPv6,
+/// address, port.
+fn packet_order(p: &Packet) -> (u8, u8, u128, u16) {
+    let (family, address) = match p.destination {
+        IpAddr::V4(a) => (0, u128::from(u32::from(a))),
+        IpAddr::V6(a) => (1, u128::from(a)),
+    };
+    (p.protocol.number(), family, address, p.port)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1160,17 +1221,17 @@ fn subnet_verdicts(
                 continue;
             }
         };
-        let exits = ctx.exits(&q);
-        let reach = if !exits.surely.is_empty() {
+        let (surely, possibly) = ctx.first_exits(&q);
+        let reach = if surely.is_some() {
             Reach::Reachable
-        } else if !exits.possibly.is_empty() {
+        } else if possibly.is_some() {
             Reach::Possible
         } else {
             Reach::NotReachable
         };
         let (chain, deciding_input) = match reach {
-            Reach::Reachable => ctx.trace(&q, exits.surely.sample(), class.describe()),
-            Reach::Possible => ctx.trace(&q, exits.possibly.sample(), class.describe()),
+            Reach::Reachable => ctx.trace(&q, surely, class.describe()),
+            Reach::Possible => ctx.trace(&q, possibly, class.describe()),
             Reach::NotReachable => ctx.blocked(&q, class.describe()),
         };
         classes.push(ClassVerdict {
@@ -1713,16 +1774,41 @@ impl<'a> SubnetCtx<'a> {
 
     /// The packets of `q` that leave the network towards their destination.
     fn exits(&self, q: &Question) -> Allowed {
+        let mut sets = Sets(pb_empty());
+        self.exits_into(q, &mut sets);
+        sets.0
+    }
+
+    /// The first packet (as [`PacketSet::sample`] orders them) of the
+    /// surely and of the possibly exiting packets: what a class question
+    /// needs, found without building the large intersections of the last
+    /// steps. The same packets as `exits(q).surely.sample()` and
+    /// `exits(q).possibly.sample()`.
+    fn first_exits(&self, q: &Question) -> (Option<Packet>, Option<Packet>) {
+        let mut firsts = Firsts(None, None);
+        self.exits_into(q, &mut firsts);
+        debug_assert_eq!(
+            (firsts.0, firsts.1),
+            {
+                let e = self.exits(q);
+                (e.surely.sample(), e.possibly.sample())
+            },
+            "first exits disagree with the exit sets"
+        );
+        (firsts.0, firsts.1)
+    }
+
+    /// The packets of `q` that get out, each way out given to `sink`.
+    fn exits_into(&self, q: &Question, sink: &mut dyn Sink) {
         let n = self.after_nsg(&q.packets);
         if n.possibly.is_empty() {
-            return pb_empty();
+            return;
         }
-        let mut exits = pb_empty();
         let rest = match &self.endpoint {
             Some((t, addrs, _)) if q.storage != StorageKind::None => {
                 let via = gate(&pb_to(&n, addrs), *t);
                 let (g, _, _) = self.policy_gate(&q.storage);
-                exits = pb_union(&exits, &gate(&via, g));
+                sink.add(gate(&via, g));
                 match t {
                     Tri::Yes => pb_outside(&n, addrs),
                     _ => pb(
@@ -1743,15 +1829,13 @@ impl<'a> SubnetCtx<'a> {
             if routed.possibly.is_empty() {
                 continue;
             }
-            let out = match hop {
-                Hop::Internet => gate(&routed, self.internet_way_out.0),
-                Hop::Appliance(ip) => self.through_appliance(*ip, &routed, q),
-                Hop::Gateway => pb(PacketSet::empty(), routed.possibly),
-                Hop::Drop | Hop::VnetLocal | Hop::Peering => pb_empty(),
-            };
-            exits = pb_union(&exits, &out);
+            match hop {
+                Hop::Internet => sink.add(gate(&routed, self.internet_way_out.0)),
+                Hop::Appliance(ip) => self.through_appliance(*ip, &routed, q, sink),
+                Hop::Gateway => sink.add(pb(PacketSet::empty(), routed.possibly)),
+                Hop::Drop | Hop::VnetLocal | Hop::Peering => {}
+            }
         }
-        exits
     }
 
     /// The firewall an appliance hop leads to: `(index, certain)`. A firewall
@@ -1798,35 +1882,42 @@ impl<'a> SubnetCtx<'a> {
     }
 
     /// Packets routed to a virtual appliance: what its firewall lets out.
-    fn through_appliance(&self, ip: Option<IpAddr>, routed: &Allowed, q: &Question) -> Allowed {
+    fn through_appliance(
+        &self,
+        ip: Option<IpAddr>,
+        routed: &Allowed,
+        q: &Question,
+        sink: &mut dyn Sink,
+    ) {
         let unknown = || pb(PacketSet::empty(), routed.possibly.clone());
         let Some((i, certain)) = self.firewall_at(ip) else {
-            return unknown();
+            return sink.add(unknown());
         };
         let Some(compiled) = self.compiled(i) else {
-            return unknown();
+            return sink.add(unknown());
         };
         let Ok(fw) = compiled.as_ref() else {
-            return unknown();
+            return sink.add(unknown());
         };
         let stage = fw.network_stage();
-        let mut out = pb_inter(routed, &stage.allowed);
+        sink.add_meet(routed, &stage.allowed, Tri::Yes);
         let (web_protos, web_ports) = tcp(&[80, 443]);
         let web = pb(
             PacketSet::product(&web_protos, &AddrSet::all(), &web_ports),
             PacketSet::product(&web_protos, &AddrSet::all(), &web_ports),
         );
-        // Web traffic first: a thin slice, so the intersection with the
+        // Web traffic first: a thin slice, so what is left to meet the
         // (large) unmatched set stays small.
-        let to_app = pb_inter(&pb_inter(routed, &web), &stage.unmatched);
-        if !to_app.possibly.is_empty() {
+        let web_routed = pb_inter(routed, &web);
+        if web_routed.possibly.intersects(&stage.unmatched.possibly) {
             let t = self.app_gate(fw, q);
-            out = pb_union(&out, &gate(&to_app, t));
+            sink.add_meet(&web_routed, &stage.unmatched, t);
         }
+        // A guessed firewall: everything routed to it may get out (what it
+        // surely lets out stays sure).
         if !certain {
-            out.possibly = routed.possibly.clone();
+            sink.add(unknown());
         }
-        out
     }
 
     /// Whether the firewall's application rules let the question's hosts out.

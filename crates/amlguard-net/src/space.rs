@@ -21,7 +21,7 @@ mod imap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use imap::{FirstMatch, Full, IMap, Lattice, Op, TopSet, apply, one_sided};
+use imap::{FirstMatch, Full, IMap, Lattice, Op, TopSet, apply, one_sided, overlaps};
 
 /// An IP protocol. Named variants for the protocols NSG rules name; any other by number.
 #[derive(Clone, Copy, Debug)]
@@ -164,6 +164,9 @@ impl<V: Lattice> Lattice for Fam<V> {
             v6: IMap::full(),
         }
     }
+    fn meets(&self, other: &Self) -> bool {
+        self.v4.meets(&other.v4) || self.v6.meets(&other.v6)
+    }
     fn is_nothing(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
     }
@@ -236,8 +239,10 @@ macro_rules! set_ops {
             pub fn is_subset(&self, other: &Self) -> bool {
                 self.difference(other).is_empty()
             }
+            /// Whether the sets share a point (without building their
+            /// intersection; stops at the first one).
             pub fn intersects(&self, other: &Self) -> bool {
-                !self.intersection(other).is_empty()
+                self.0.meets(&other.0)
             }
             /// The union of many sets.
             /// Pairwise, as a balanced tree: the work grows with the total
@@ -716,6 +721,33 @@ impl PacketSet {
             destination,
             port: b.ports.0,
         })
+    }
+
+    /// The first packet (in the order of [`PacketSet::sample`]) that is in
+    /// both sets, found without building their intersection: the same
+    /// packet as `self.intersection(other).sample()`.
+    pub fn first_common(&self, other: &PacketSet) -> Option<Packet> {
+        for (proto, fa, fb) in overlaps(self.0.segs(), other.0.segs()) {
+            for (addr, pa, pb) in overlaps(fa.v4.segs(), fb.v4.segs()) {
+                if let Some((port, _, _)) = overlaps(pa.segs(), pb.segs()).next() {
+                    return Some(Packet::new(
+                        Protocol::from_number(proto),
+                        Ipv4Addr::from(addr),
+                        port,
+                    ));
+                }
+            }
+            for (addr, pa, pb) in overlaps(fa.v6.segs(), fb.v6.segs()) {
+                if let Some((port, _, _)) = overlaps(pa.segs(), pb.segs()).next() {
+                    return Some(Packet::new(
+                        Protocol::from_number(proto),
+                        Ipv6Addr::from(addr),
+                        port,
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// How many boxes the set has (a measure of its size in memory).

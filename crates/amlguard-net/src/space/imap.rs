@@ -66,6 +66,8 @@ pub(crate) trait Lattice: Clone + Eq + Hash + Debug {
     fn combine(op: Op, a: Option<&Self>, b: Option<&Self>) -> Option<Self>;
     /// The whole of the remaining axes.
     fn full() -> Self;
+    /// Whether the two sets have a point in common (stops at the first).
+    fn meets(&self, other: &Self) -> bool;
     /// Whether this value is the empty set (never true in canonical form).
     fn is_nothing(&self) -> bool {
         false
@@ -119,6 +121,9 @@ impl Lattice for Full {
     }
     fn full() -> Self {
         Full
+    }
+    fn meets(&self, _: &Self) -> bool {
+        true
     }
 }
 
@@ -388,6 +393,11 @@ impl<K: Point, V: Lattice> Lattice for IMap<K, V> {
         Self::whole(V::full())
     }
 
+    fn meets(&self, other: &Self) -> bool {
+        self.same(other) && !self.is_empty()
+            || overlaps(self.segs(), other.segs()).any(|(_, a, b)| a.meets(b))
+    }
+
     fn is_nothing(&self) -> bool {
         self.is_empty()
     }
@@ -528,4 +538,36 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
         let out = out.finish();
         (!out.is_empty()).then_some(out)
     }
+}
+
+/// The pieces where both segment lists carry a value, in order: the start of
+/// each piece with the two values over it. Stops being computed as soon as
+/// the caller stops asking (for "first point in common" questions), and
+/// jumps over long stretches of one side by binary search.
+pub(crate) fn overlaps<'a, K: Point, V>(
+    a: &'a [Seg<K, V>],
+    b: &'a [Seg<K, V>],
+) -> impl Iterator<Item = (K, &'a V, &'a V)> + 'a {
+    let (mut i, mut j) = (0usize, 0usize);
+    std::iter::from_fn(move || {
+        loop {
+            let (sa, sb) = (a.get(i)?, b.get(j)?);
+            if sa.hi < sb.lo {
+                i = skip_before(a, i, sb.lo);
+                continue;
+            }
+            if sb.hi < sa.lo {
+                j = skip_before(b, j, sa.lo);
+                continue;
+            }
+            // They overlap from the later start to the earlier end.
+            let start = sa.lo.max(sb.lo);
+            if sa.hi <= sb.hi {
+                i += 1;
+            } else {
+                j += 1;
+            }
+            return Some((start, &sa.val, &sb.val));
+        }
+    })
 }

@@ -132,6 +132,8 @@ proptest! {
         prop_assert_eq!(model(&d, &points), ma.difference(&mb).copied().collect::<BTreeSet<_>>());
         prop_assert_eq!(model(&c, &points), all.difference(&ma).copied().collect::<BTreeSet<_>>());
         prop_assert_eq!(a.is_empty(), ma.is_empty());
+        prop_assert_eq!(a.intersects(&b), !ma.is_disjoint(&mb));
+        prop_assert_eq!(a.first_common(&b), i.sample());
         prop_assert_eq!(a.is_subset(&b), ma.is_subset(&mb));
         // Canonical form: equal sets are equal values, and only they.
         prop_assert_eq!(a == b, ma == mb);
