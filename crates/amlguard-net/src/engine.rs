@@ -503,7 +503,12 @@ type StageCell = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::firewa
 #[derive(Default)]
 pub struct Common {
     stages: std::sync::Mutex<std::collections::HashMap<StageKey, StageCell>>,
+    /// Class questions by (class, the resolver's VNet, the source's
+    /// families): the same for every subnet of a network.
+    questions: std::sync::Mutex<QuestionMemo>,
 }
+
+type QuestionMemo = std::collections::HashMap<(Class, AddrSet, bool, bool), Result<Question, String>>;
 
 impl Common {
     /// The stage for `key`, computed by `make` by the first caller; later
@@ -1208,8 +1213,8 @@ fn subnet_verdicts(
         if only.is_some_and(|o| o != class) {
             continue;
         }
-        let q = match class_question(&ctx.resolver, class) {
-            Ok(q) => ctx.own_families(q),
+        let q = match ctx.class_question(class) {
+            Ok(q) => q,
             Err(e) => {
                 classes.push(ClassVerdict {
                     class,
@@ -1566,6 +1571,32 @@ impl<'a> SubnetCtx<'a> {
 
     /// Only destinations of the address families the subnet has: a compute
     /// in an IPv4-only subnet sends no IPv6 packets.
+    /// The question for a class, restricted to the source's families;
+    /// shared by every subnet of the same network (see [`Common`]).
+    fn class_question(&self, class: Class) -> Result<Question, String> {
+        let key = (
+            class,
+            self.resolver.virtual_network().clone(),
+            self.source.intersects(&AddrSet::all_v4()),
+            self.source.intersects(&AddrSet::all_v6()),
+        );
+        let lock = || {
+            // A poisoned lock means another shard panicked, which ends the
+            // run; the map itself is still whole.
+            self.shared
+                .common
+                .questions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(q) = lock().get(&key) {
+            return q.clone();
+        }
+        let q = class_question(&self.resolver, class).map(|q| self.own_families(q));
+        lock().insert(key, q.clone());
+        q
+    }
+
     fn own_families(&self, mut q: Question) -> Question {
         // Symbolic tags are synthetic IPv4 blocks that stand for both
         // families; subnets with IPv6 space get their symbolic answers

@@ -181,6 +181,9 @@ impl<V: FirstMatch> FirstMatch for Fam<V> {
     fn is_whole(&self) -> bool {
         self.v4.is_whole() && self.v6.is_whole()
     }
+    fn ident(&self) -> Option<usize> {
+        None
+    }
     fn first_match(rules: &[(bool, &Self)]) -> Option<Self> {
         let v4: Vec<_> = rules.iter().map(|(a, f)| (*a, &f.v4)).collect();
         let v6: Vec<_> = rules.iter().map(|(a, f)| (*a, &f.v6)).collect();

@@ -431,6 +431,10 @@ pub(crate) trait FirstMatch: Lattice {
     fn is_whole(&self) -> bool;
     /// The allowed part; `None` when nothing is allowed.
     fn first_match(rules: &[(bool, &Self)]) -> Option<Self>;
+    /// A number that only equal values share (the address of shared
+    /// segments), for remembering results cheaply; `None` when the type
+    /// has none. Unequal numbers say nothing.
+    fn ident(&self) -> Option<usize>;
 }
 
 impl FirstMatch for Full {
@@ -441,10 +445,19 @@ impl FirstMatch for Full {
     fn first_match(rules: &[(bool, &Self)]) -> Option<Self> {
         rules.first().and_then(|(allow, _)| allow.then_some(Full))
     }
+    fn ident(&self) -> Option<usize> {
+        Some(0)
+    }
 }
 
 impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
     const DEPTH: usize = V::DEPTH + 1;
+
+    fn ident(&self) -> Option<usize> {
+        // Segments are shared and never changed: while both values are
+        // alive, one address means one value (0: the empty set).
+        Some(self.segs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize))
+    }
 
     fn is_whole(&self) -> bool {
         matches!(self.segs(), [s] if s.lo == K::MIN && s.hi == K::MAX && s.val.is_whole())
@@ -482,7 +495,8 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
         events.sort_unstable_by_key(|a| (a.0, a.1));
         // Rules covering the current piece, in rule order: (rule, segment).
         let mut active: Vec<(usize, usize)> = Vec::new();
-        let mut memo: std::collections::HashMap<Vec<(bool, &V)>, Option<V>> =
+        // Results by the list of (allow, value identity) over a piece.
+        let mut memo: std::collections::HashMap<Vec<(bool, usize)>, Option<V>> =
             std::collections::HashMap::new();
         let mut out = Builder::with_capacity(events.len() / 2);
         let mut i = 0;
@@ -519,17 +533,21 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
                     break;
                 }
             }
-            let val = if V::DEPTH == 1 {
-                match memo.get(&list) {
+            let key: Option<Vec<(bool, usize)>> = if V::DEPTH == 1 {
+                list.iter().map(|(a, v)| Some((*a, v.ident()?))).collect()
+            } else {
+                None
+            };
+            let val = match key {
+                Some(key) => match memo.get(&key) {
                     Some(v) => v.clone(),
                     None => {
                         let v = V::first_match(&list);
-                        memo.insert(list, v.clone());
+                        memo.insert(key, v.clone());
                         v
                     }
-                }
-            } else {
-                V::first_match(&list)
+                },
+                None => V::first_match(&list),
             };
             if let Some(v) = val {
                 out.push(point, hi, v);
