@@ -181,8 +181,10 @@ impl<V: FirstMatch> FirstMatch for Fam<V> {
     fn is_whole(&self) -> bool {
         self.v4.is_whole() && self.v6.is_whole()
     }
-    fn ident(&self) -> Option<usize> {
-        None
+    fn ident(&self) -> Option<(usize, usize)> {
+        let (v4, _) = self.v4.ident()?;
+        let (v6, _) = self.v6.ident()?;
+        Some((v4, v6))
     }
     fn first_match(rules: &[(bool, &Self)]) -> Option<Self> {
         let v4: Vec<_> = rules.iter().map(|(a, f)| (*a, &f.v4)).collect();

@@ -423,8 +423,8 @@ impl<K: Point, V: Lattice> Lattice for IMap<K, V> {
 /// given rules `(allow, what the rule matches)` in order, the part of the
 /// remaining axes whose first matching rule allows it.
 pub(crate) trait FirstMatch: Lattice {
-    /// Axes below this one (0 for [`Full`]): values one axis deep are small
-    /// (port sets), so results over them are worth remembering by content.
+    /// Axes below this one (0 for [`Full`], whose results are not worth
+    /// remembering).
     const DEPTH: usize;
     /// Whether this value is the whole of the remaining axes (a rule with
     /// it hides every later rule).
@@ -434,7 +434,7 @@ pub(crate) trait FirstMatch: Lattice {
     /// A number that only equal values share (the address of shared
     /// segments), for remembering results cheaply; `None` when the type
     /// has none. Unequal numbers say nothing.
-    fn ident(&self) -> Option<usize>;
+    fn ident(&self) -> Option<(usize, usize)>;
 }
 
 impl FirstMatch for Full {
@@ -445,18 +445,18 @@ impl FirstMatch for Full {
     fn first_match(rules: &[(bool, &Self)]) -> Option<Self> {
         rules.first().and_then(|(allow, _)| allow.then_some(Full))
     }
-    fn ident(&self) -> Option<usize> {
-        Some(0)
+    fn ident(&self) -> Option<(usize, usize)> {
+        Some((0, 0))
     }
 }
 
 impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
     const DEPTH: usize = V::DEPTH + 1;
 
-    fn ident(&self) -> Option<usize> {
+    fn ident(&self) -> Option<(usize, usize)> {
         // Segments are shared and never changed: while both values are
         // alive, one address means one value (0: the empty set).
-        Some(self.segs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize))
+        Some((self.segs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize), 0))
     }
 
     fn is_whole(&self) -> bool {
@@ -496,7 +496,7 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
         // Rules covering the current piece, in rule order: (rule, segment).
         let mut active: Vec<(usize, usize)> = Vec::new();
         // Results by the list of (allow, value identity) over a piece.
-        let mut memo: std::collections::HashMap<Vec<(bool, usize)>, Option<V>> =
+        let mut memo: std::collections::HashMap<Vec<(bool, (usize, usize))>, Option<V>> =
             std::collections::HashMap::new();
         let mut out = Builder::with_capacity(events.len() / 2);
         let mut i = 0;
@@ -533,7 +533,7 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
                     break;
                 }
             }
-            let key: Option<Vec<(bool, usize)>> = if V::DEPTH == 1 {
+            let key: Option<Vec<(bool, (usize, usize))>> = if V::DEPTH >= 1 {
                 list.iter().map(|(a, v)| Some((*a, v.ident()?))).collect()
             } else {
                 None
