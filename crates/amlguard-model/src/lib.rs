@@ -84,22 +84,40 @@ pub struct Model {
     pub resources: Vec<Resource>,
     pub documents: Documents,
     by_id: HashMap<String, usize>,
+    /// Lower-case parent ID → the resources declared under it, in order
+    /// (so finding children does not scan every resource).
+    by_parent: HashMap<String, Vec<usize>>,
 }
 
 impl Model {
     pub fn new(resources: Vec<Resource>, documents: Documents) -> Model {
         let mut by_id = HashMap::new();
+        let mut by_parent: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, r) in resources.iter().enumerate() {
             if let Some(id) = &r.id {
                 // The first declaration wins; a later duplicate is usually a condition variant.
                 by_id.entry(id.to_ascii_lowercase()).or_insert(i);
+            }
+            if let Some(p) = r.parent_id() {
+                by_parent.entry(p.to_ascii_lowercase()).or_default().push(i);
             }
         }
         Model {
             resources,
             documents,
             by_id,
+            by_parent,
         }
+    }
+
+    /// Every resource whose parent is `parent_id` (compared
+    /// case-insensitively), deployed or not, in declaration order.
+    pub fn under(&self, parent_id: &str) -> impl Iterator<Item = &Resource> {
+        self.by_parent
+            .get(&parent_id.to_ascii_lowercase())
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|i| self.resources.get(*i))
     }
 
     /// Resources of a kind that are deployed (condition not false, not `existing`).
@@ -122,9 +140,12 @@ impl Model {
         parent: &'a Resource,
         kind: ResourceKind,
     ) -> impl Iterator<Item = &'a Resource> {
-        let pid = parent.id.as_deref().map(str::to_ascii_lowercase);
-        self.of_kind(kind)
-            .filter(move |c| pid.is_some() && c.parent_id().map(|p| p.to_ascii_lowercase()) == pid)
+        parent
+            .id
+            .as_deref()
+            .into_iter()
+            .flat_map(|pid| self.under(pid))
+            .filter(move |c| c.kind == kind && c.deployed())
     }
 
     /// Deployed extension resources of a kind whose `scope` is this resource.

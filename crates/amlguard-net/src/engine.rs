@@ -508,7 +508,8 @@ pub struct Common {
     questions: std::sync::Mutex<QuestionMemo>,
 }
 
-type QuestionMemo = std::collections::HashMap<(Class, AddrSet, bool, bool), Result<Question, String>>;
+type QuestionMemo =
+    std::collections::HashMap<(Class, AddrSet, bool, bool), Result<Question, String>>;
 
 impl Common {
     /// The stage for `key`, computed by `make` by the first caller; later

@@ -141,18 +141,12 @@ fn separate_rules<'a>(model: &'a Model, nsg: &Resource, inline: &[Tree]) -> Vec<
         return Vec::new();
     };
     model
-        .resources
-        .iter()
+        .under(nsg_id)
+        .filter(|r| r.kind == ResourceKind::SecurityRule && r.condition != Some(false))
         .filter(|r| {
-            r.kind == ResourceKind::SecurityRule
-                && r.condition != Some(false)
-                && r.parent_id()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(nsg_id))
-        })
-        .filter(|r| {
-            !inline.iter().any(|i| {
-                r.body == *i && r.prov == i.prov.clone().unwrap_or_else(|| nsg.prov.clone())
-            })
+            !inline
+                .iter()
+                .any(|i| i.prov.as_ref().unwrap_or(&nsg.prov) == &r.prov && r.body == *i)
         })
         .collect()
 }
