@@ -419,6 +419,10 @@ impl<K: Point, V: Lattice> Lattice for IMap<K, V> {
 // ---------------------------------------------------------------------------
 // First match wins, by one sweep per axis.
 
+/// One rule of a piece's list, for remembering results: (allows, identity
+/// of what it matches there).
+type ListKey = (bool, (usize, usize));
+
 /// Values over which "the first rule that matches decides" can be computed:
 /// given rules `(allow, what the rule matches)` in order, the part of the
 /// remaining axes whose first matching rule allows it.
@@ -496,7 +500,7 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
         // Rules covering the current piece, in rule order: (rule, segment).
         let mut active: Vec<(usize, usize)> = Vec::new();
         // Results by the list of (allow, value identity) over a piece.
-        let mut memo: std::collections::HashMap<Vec<(bool, (usize, usize))>, Option<V>> =
+        let mut memo: std::collections::HashMap<Vec<ListKey>, Option<V>> =
             std::collections::HashMap::new();
         let mut out = Builder::with_capacity(events.len() / 2);
         let mut i = 0;
@@ -533,7 +537,7 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
                     break;
                 }
             }
-            let key: Option<Vec<(bool, (usize, usize))>> = if V::DEPTH >= 1 {
+            let key: Option<Vec<ListKey>> = if V::DEPTH >= 1 {
                 list.iter().map(|(a, v)| Some((*a, v.ident()?))).collect()
             } else {
                 None
