@@ -1831,25 +1831,32 @@ impl<'a> SubnetCtx<'a> {
     }
 
     /// The packets of `q` that get out, each way out given to `sink`.
+    ///
+    /// The NSG is applied last, to the part of `q` each way out takes: the
+    /// ways out split by destination address, which a question (a few
+    /// boxes) takes cheaply and the NSG's sets (many) do not. Every step is
+    /// an intersection or difference, so the order changes no result.
     fn exits_into(&self, q: &Question, sink: &mut dyn Sink) {
-        let n = self.after_nsg(&q.packets);
-        if n.possibly.is_empty() {
+        let n = &q.packets;
+        if let Some((_, nsg)) = &self.nsg
+            && !n.possibly.intersects(&nsg.allowed().possibly)
+        {
             return;
         }
         let rest = match &self.endpoint {
             Some((t, addrs, _)) if q.storage != StorageKind::None => {
-                let via = gate(&pb_to(&n, addrs), *t);
+                let via = gate(&self.after_nsg(&pb_to(n, addrs)), *t);
                 let (g, _, _) = self.policy_gate(&q.storage);
                 sink.add(gate(&via, g));
                 match t {
-                    Tri::Yes => pb_outside(&n, addrs),
+                    Tri::Yes => pb_outside(n, addrs),
                     _ => pb(
                         n.surely.difference(&addr_packets(addrs).possibly),
                         n.possibly.clone(),
                     ),
                 }
             }
-            _ => n,
+            _ => n.clone(),
         };
         let rest = if self.routes_unknown.is_some() {
             pb(PacketSet::empty(), rest.possibly)
@@ -1858,6 +1865,10 @@ impl<'a> SubnetCtx<'a> {
         };
         for (hop, addrs) in &self.hops {
             let routed = pb_to(&rest, addrs);
+            if routed.possibly.is_empty() {
+                continue;
+            }
+            let routed = self.after_nsg(&routed);
             if routed.possibly.is_empty() {
                 continue;
             }
