@@ -485,14 +485,53 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
             [(allow, m)] => return allow.then(|| (*m).clone()).filter(|m| !m.is_empty()),
             _ => {}
         }
-        // Boundaries: (point, starts, rule, segment). Ends sort before starts
-        // at the same point; both are applied before the piece at it.
-        let mut events: Vec<(K, bool, usize, usize)> = Vec::new();
+        // Rules whose segments have the same bounds (products over one
+        // address set, e.g. several rules naming one service tag) share
+        // their boundary events: groups of rule indices, in order.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut by_shape: std::collections::HashMap<(usize, K, K, K), Vec<usize>> =
+            std::collections::HashMap::new();
         for (r, (_, m)) in rules.iter().enumerate() {
+            let segs = m.segs();
+            let (Some(first), Some(mid), Some(last)) =
+                (segs.first(), segs.get(segs.len() / 2), segs.last())
+            else {
+                continue;
+            };
+            let shape = by_shape
+                .entry((segs.len(), first.lo, mid.lo, last.hi))
+                .or_default();
+            let same = shape.iter().copied().find(|&g| {
+                groups
+                    .get(g)
+                    .and_then(|members| members.first())
+                    .and_then(|&l| rules.get(l))
+                    .is_some_and(|(_, lm)| {
+                        lm.segs()
+                            .iter()
+                            .zip(segs)
+                            .all(|(x, y)| x.lo == y.lo && x.hi == y.hi)
+                    })
+            });
+            match same.and_then(|g| groups.get_mut(g)) {
+                Some(members) => members.push(r),
+                None => {
+                    shape.push(groups.len());
+                    groups.push(vec![r]);
+                }
+            }
+        }
+        // Boundaries: (point, starts, group, segment). Ends sort before
+        // starts at the same point; both are applied before the piece at it.
+        let mut events: Vec<(K, bool, usize, usize)> = Vec::new();
+        for (g, members) in groups.iter().enumerate() {
+            let Some((_, m)) = members.first().and_then(|&r| rules.get(r)) else {
+                continue;
+            };
             for (j, s) in m.segs().iter().enumerate() {
-                events.push((s.lo, true, r, j));
+                events.push((s.lo, true, g, j));
                 if let Some(after) = s.hi.succ() {
-                    events.push((after, false, r, j));
+                    events.push((after, false, g, j));
                 }
             }
         }
@@ -505,17 +544,19 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
         let mut out = Builder::with_capacity(events.len() / 2);
         let mut i = 0;
         while let Some(&(point, _, _, _)) = events.get(i) {
-            while let Some(&(p, starts, r, j)) = events.get(i) {
+            while let Some(&(p, starts, g, j)) = events.get(i) {
                 if p != point {
                     break;
                 }
-                match active.binary_search_by_key(&r, |a| a.0) {
-                    Ok(k) if !starts => {
-                        active.remove(k);
+                for &r in groups.get(g).map_or(&[][..], Vec::as_slice) {
+                    match active.binary_search_by_key(&r, |a| a.0) {
+                        Ok(k) if !starts => {
+                            active.remove(k);
+                        }
+                        Err(k) if starts => active.insert(k, (r, j)),
+                        // A rule's segments are disjoint: never two at once.
+                        _ => {}
                     }
-                    Err(k) if starts => active.insert(k, (r, j)),
-                    // A rule's segments are disjoint: never two at once.
-                    _ => {}
                 }
                 i += 1;
             }
