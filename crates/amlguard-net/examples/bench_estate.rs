@@ -25,6 +25,10 @@ use amlguard_net::tags::ServiceTags;
 use amlguard_net::topology::Estate;
 use amlguard_source::Document;
 
+/// The allocator the `amlguard` binary uses, so the numbers are the tool's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const VNETS: usize = 20;
 const SUBNETS_PER_VNET: usize = 10;
 const COMPUTES_PER_SUBNET: usize = 5;

@@ -12,6 +12,10 @@ mod expand;
 mod paths;
 mod scan;
 
+/// A faster allocator for the path engine's many small sets (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Finds data-exfiltration paths and missing hardening in Azure Machine Learning deployments.
 #[derive(Parser, Debug)]
 #[command(name = "amlguard", version, about, long_about = None)]
