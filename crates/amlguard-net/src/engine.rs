@@ -506,12 +506,36 @@ pub struct Common {
     /// Class questions by (class, the resolver's VNet, the source's
     /// families): the same for every subnet of a network.
     questions: std::sync::Mutex<QuestionMemo>,
+    /// Firewall rules compiled once, by (firewall, VNet when a rule names a
+    /// tag that depends on it); each subnet evaluates them for its source.
+    rules: std::sync::Mutex<std::collections::HashMap<(usize, AddrSet), RulesCell>>,
 }
+
+type RulesCell = std::sync::Arc<
+    std::sync::OnceLock<std::sync::Arc<Result<crate::firewall::CompiledRules, String>>>,
+>;
 
 type QuestionMemo =
     std::collections::HashMap<(Class, AddrSet, bool, bool), Result<Question, String>>;
 
 impl Common {
+    /// A firewall's compiled rules, compiled by the first caller.
+    fn rules(
+        &self,
+        key: (usize, AddrSet),
+        make: impl FnOnce() -> Result<crate::firewall::CompiledRules, String>,
+    ) -> std::sync::Arc<Result<crate::firewall::CompiledRules, String>> {
+        let cell = {
+            // See `stage` on a poisoned lock.
+            let mut map = self
+                .rules
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(key).or_default().clone()
+        };
+        cell.get_or_init(|| std::sync::Arc::new(make())).clone()
+    }
+
     /// The stage for `key`, computed by `make` by the first caller; later
     /// callers (on any thread) wait for it and share it.
     fn stage(
@@ -1904,15 +1928,19 @@ impl<'a> SubnetCtx<'a> {
         if let Some(c) = self.local_fw.borrow().get(&i) {
             return Some(c.clone());
         }
-        let c = fw
-            .compile(&self.source, &self.resolver)
-            .map_err(|e| e.to_string());
+        let vnet = if fw.names_network_tags() {
+            self.resolver.virtual_network().clone()
+        } else {
+            AddrSet::empty()
+        };
+        let rules = self.shared.common.rules((i, vnet.clone()), || {
+            fw.compile_rules(&self.resolver).map_err(|e| e.to_string())
+        });
+        let c = match rules.as_ref() {
+            Ok(r) => Ok(r.for_source(&self.source)),
+            Err(e) => Err(e.clone()),
+        };
         if let Ok(cf) = &c {
-            let vnet = if fw.names_network_tags() {
-                self.resolver.virtual_network().clone()
-            } else {
-                AddrSet::empty()
-            };
             let stage = self
                 .shared
                 .common

@@ -657,6 +657,18 @@ impl Firewall {
         CompiledFirewall::new(self, source, resolver)
     }
 
+    /// The rules compiled once, for evaluation from many sources (the same
+    /// as [`Firewall::compile`] for each).
+    pub fn compile_rules(
+        &self,
+        resolver: &dyn AddressResolver,
+    ) -> Result<CompiledRules, FirewallError> {
+        Ok(CompiledRules {
+            name: self.name.clone(),
+            entries: Arc::new(CompiledFirewall::compile_entries(self, resolver)?),
+        })
+    }
+
     /// What the network rules do with packets from `source`.
     pub fn network_stage(
         &self,
@@ -1113,7 +1125,8 @@ struct HostPlan {
 pub struct CompiledFirewall {
     name: String,
     source: AddrSet,
-    entries: Vec<Entry>,
+    /// The compiled rules, shared by every source they are compiled for.
+    entries: Arc<Vec<Entry>>,
     /// Per entry, how surely it applies to the whole source.
     coarse_src: Vec<Tri>,
     /// Entry indices in the order evidence walks them.
@@ -1129,12 +1142,65 @@ pub struct CompiledFirewall {
     plan_app: OnceLock<HostPlan>,
 }
 
+/// A firewall's rules compiled once (they do not depend on the source), to
+/// be evaluated for any number of sources ([`CompiledRules::for_source`]).
+#[derive(Clone, Debug)]
+pub struct CompiledRules {
+    name: String,
+    entries: Arc<Vec<Entry>>,
+}
+
+impl CompiledRules {
+    /// The rules evaluated for traffic from `source`.
+    pub fn for_source(&self, source: &AddrSet) -> CompiledFirewall {
+        CompiledFirewall::with_entries(self.name.clone(), source, self.entries.clone())
+    }
+}
+
 impl CompiledFirewall {
     fn new(
         fw: &Firewall,
         source: &AddrSet,
         resolver: &dyn AddressResolver,
     ) -> Result<CompiledFirewall, FirewallError> {
+        Ok(CompiledFirewall::with_entries(
+            fw.name.clone(),
+            source,
+            Arc::new(CompiledFirewall::compile_entries(fw, resolver)?),
+        ))
+    }
+
+    fn with_entries(name: String, source: &AddrSet, entries: Arc<Vec<Entry>>) -> CompiledFirewall {
+        let mut cuts: Vec<&AddrSet> = Vec::new();
+        for e in entries.iter() {
+            cuts.push(&e.src.surely);
+            cuts.push(&e.src.possibly);
+        }
+        let source_atoms = atoms(source, &cuts, MAX_ATOMS);
+        let coarse_src = entries
+            .iter()
+            .map(|e| source_status(source, &e.src))
+            .collect();
+        let mut compiled = CompiledFirewall {
+            name,
+            source: source.clone(),
+            entries,
+            coarse_src,
+            display: Vec::new(),
+            source_atoms,
+            stage: OnceLock::new(),
+            plan_all: OnceLock::new(),
+            plan_app: OnceLock::new(),
+        };
+        compiled.display = compiled.display_order();
+        compiled
+    }
+
+    /// The firewall's rules, in input order, compiled to packet sets.
+    fn compile_entries(
+        fw: &Firewall,
+        resolver: &dyn AddressResolver,
+    ) -> Result<Vec<Entry>, FirewallError> {
         let mut entries = Vec::new();
         let mut groups: HashMap<(u32, String, Option<String>), usize> = HashMap::new();
         let mut order = 0usize;
@@ -1278,29 +1344,7 @@ impl CompiledFirewall {
                 }
             }
         }
-        let mut cuts: Vec<&AddrSet> = Vec::new();
-        for e in &entries {
-            cuts.push(&e.src.surely);
-            cuts.push(&e.src.possibly);
-        }
-        let source_atoms = atoms(source, &cuts, MAX_ATOMS);
-        let coarse_src = entries
-            .iter()
-            .map(|e| source_status(source, &e.src))
-            .collect();
-        let mut compiled = CompiledFirewall {
-            name: fw.name.clone(),
-            source: source.clone(),
-            entries,
-            coarse_src,
-            display: Vec::new(),
-            source_atoms,
-            stage: OnceLock::new(),
-            plan_all: OnceLock::new(),
-            plan_app: OnceLock::new(),
-        };
-        compiled.display = compiled.display_order();
-        Ok(compiled)
+        Ok(entries)
     }
 
     /// The firewall's name.
@@ -1856,7 +1900,7 @@ impl CompiledFirewall {
     /// Every host pattern the rules use (for fresh-host witnesses).
     fn patterns(&self) -> Vec<HostPattern> {
         let mut out = Vec::new();
-        for e in &self.entries {
+        for e in self.entries.iter() {
             match &e.body {
                 Body::Network(n) => {
                     out.extend(n.fqdns.iter().map(|f| HostPattern::Exact(f.clone())));
