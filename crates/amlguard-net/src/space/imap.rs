@@ -489,8 +489,8 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
         // address set, e.g. several rules naming one service tag) share
         // their boundary events: groups of rule indices, in order.
         let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut by_shape: std::collections::HashMap<(usize, K, K, K), Vec<usize>> =
-            std::collections::HashMap::new();
+        let mut by_shape: foldhash::HashMap<(usize, K, K, K), Vec<usize>> =
+            foldhash::HashMap::default();
         for (r, (_, m)) in rules.iter().enumerate() {
             let segs = m.segs();
             let (Some(first), Some(mid), Some(last)) =
@@ -539,8 +539,10 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
         // Rules covering the current piece, in rule order: (rule, segment).
         let mut active: Vec<(usize, usize)> = Vec::new();
         // Results by the list of (allow, value identity) over a piece.
-        let mut memo: std::collections::HashMap<Vec<ListKey>, Option<V>> =
-            std::collections::HashMap::new();
+        let mut memo: foldhash::HashMap<Vec<ListKey>, Option<V>> = foldhash::HashMap::default();
+        // Buffers reused from piece to piece.
+        let mut list: Vec<(bool, &V)> = Vec::new();
+        let mut key: Vec<ListKey> = Vec::new();
         let mut out = Builder::with_capacity(events.len() / 2);
         let mut i = 0;
         while let Some(&(point, _, _, _)) = events.get(i) {
@@ -567,7 +569,7 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
                 Some(next) => next.0.pred().unwrap_or(K::MIN),
                 None => K::MAX,
             };
-            let mut list: Vec<(bool, &V)> = Vec::with_capacity(active.len());
+            list.clear();
             for &(r, j) in &active {
                 let Some((allow, s)) = rules.get(r).and_then(|(a, m)| Some((*a, m.segs().get(j)?)))
                 else {
@@ -578,21 +580,26 @@ impl<K: Point, V: FirstMatch> FirstMatch for IMap<K, V> {
                     break;
                 }
             }
-            let key: Option<Vec<ListKey>> = if V::DEPTH >= 1 {
-                list.iter().map(|(a, v)| Some((*a, v.ident()?))).collect()
-            } else {
-                None
-            };
-            let val = match key {
-                Some(key) => match memo.get(&key) {
+            key.clear();
+            let keyed = V::DEPTH >= 1
+                && list.iter().all(|(a, v)| match v.ident() {
+                    Some(id) => {
+                        key.push((*a, id));
+                        true
+                    }
+                    None => false,
+                });
+            let val = if keyed {
+                match memo.get(key.as_slice()) {
                     Some(v) => v.clone(),
                     None => {
                         let v = V::first_match(&list);
-                        memo.insert(key, v.clone());
+                        memo.insert(key.clone(), v.clone());
                         v
                     }
-                },
-                None => V::first_match(&list),
+                }
+            } else {
+                V::first_match(&list)
             };
             if let Some(v) = val {
                 out.push(point, hi, v);
