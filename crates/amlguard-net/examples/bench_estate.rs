@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use amlguard_arm::template::{self, Options};
-use amlguard_net::engine::{Reach, analyse, analyse_with, verdicts_of};
+use amlguard_net::engine::{Reach, Shared, analyse, analyse_with, verdicts_of, verdicts_shared};
 use amlguard_net::symbolic::TagSource;
 use amlguard_net::tags::ServiceTags;
 use amlguard_net::topology::Estate;
@@ -244,11 +244,21 @@ fn main() {
     let text = template();
     let t1 = Instant::now();
     let doc = Arc::new(Document::parse("estate.json", text.clone()).unwrap());
+    let t_parse = t1.elapsed();
     let x = template::expand(doc, &Options::default());
     assert!(!x.has_errors(), "{:?}", x.diagnostics.first());
+    let t_expand = t1.elapsed();
     let model = amlguard_ingest::from_expansion(&x);
+    let t_ingest = t1.elapsed();
     let estate = Estate::from_model(&model);
     let t_model = t1.elapsed();
+    println!(
+        "parse {:.0} ms, expand {:.0} ms, model {:.0} ms, estate {:.0} ms",
+        t_parse.as_secs_f64() * 1e3,
+        (t_expand - t_parse).as_secs_f64() * 1e3,
+        (t_ingest - t_expand).as_secs_f64() * 1e3,
+        (t_model - t_ingest).as_secs_f64() * 1e3
+    );
 
     let t3 = Instant::now();
     let plain = analyse_with(&estate, TagSource::File(&tags), false);
@@ -271,6 +281,19 @@ fn main() {
     }
     per.sort();
     let median = per[per.len() / 2];
+
+    // Every compute in turn on one thread, with the caches an analysis
+    // shares (compiled NSGs, firewall rules and stages, class questions) but
+    // not the per-subnet results: what each compute costs within a run.
+    let shared = Shared::default();
+    let mut within = Vec::new();
+    for ci in 0..estate.computes.len() {
+        let t = Instant::now();
+        let _ = verdicts_shared(&estate, ci, TagSource::File(&tags), &shared);
+        within.push(t.elapsed());
+    }
+    within.sort();
+    let median_within = within[within.len() / 2];
     let rules: usize = estate.nsgs.iter().map(|n| n.rules.len()).sum();
     let open = analysis
         .computes
@@ -309,6 +332,11 @@ fn main() {
         "per compute analysed alone, nothing shared (median of {}): {:>8.2} ms",
         per.len(),
         median.as_secs_f64() * 1e3
+    );
+    println!(
+        "per compute with shared caches, one thread, no fixes (median of {}): {:>8.2} ms",
+        within.len(),
+        median_within.as_secs_f64() * 1e3
     );
     println!(
         "per compute in the whole analysis (total / computes): {:>8.2} ms",

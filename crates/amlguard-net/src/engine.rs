@@ -487,6 +487,10 @@ pub struct Shared {
     pub(crate) fix_checks: std::cell::Cell<usize>,
     /// Compiled NSGs by (rules digest, source, VNet).
     nsgs: Memo<(u64, AddrSet, AddrSet), std::rc::Rc<OutboundNsg>>,
+    /// Firewalls evaluated for a source, by (firewall, VNet when a rule
+    /// names a tag that depends on it, source): their host plans and stages
+    /// serve every compute of the subnet and every fix check.
+    firewalls: Memo<(usize, AddrSet, AddrSet), CompiledFw>,
     /// Work shared with the other shards of the analysis.
     common: std::sync::Arc<Common>,
 }
@@ -1381,11 +1385,9 @@ struct SubnetCtx<'a> {
     /// The storage endpoint's reach, when the subnet has one (or may).
     endpoint: Option<(Tri, AddrBounds, Step)>,
     internet_way_out: (Tri, Vec<Step>),
-    /// Firewalls compiled for this source, on first use.
+    /// Work shared with other computes (firewalls compiled for this
+    /// source among it, on first use).
     shared: &'a Shared,
-    /// Firewalls compiled for this subnet (their network stages are shared
-    /// through [`Shared`]; the compilations themselves are large and are not).
-    local_fw: Memo<usize, CompiledFw>,
 }
 
 impl<'a> SubnetCtx<'a> {
@@ -1590,7 +1592,6 @@ impl<'a> SubnetCtx<'a> {
             endpoint,
             internet_way_out: (way, steps),
             shared,
-            local_fw: Memo::default(),
         })
     }
 
@@ -1925,14 +1926,15 @@ impl<'a> SubnetCtx<'a> {
 
     fn compiled(&self, i: usize) -> Option<std::rc::Rc<Result<CompiledFirewall, String>>> {
         let fw = self.estate.firewalls.get(i)?;
-        if let Some(c) = self.local_fw.borrow().get(&i) {
-            return Some(c.clone());
-        }
         let vnet = if fw.names_network_tags() {
             self.resolver.virtual_network().clone()
         } else {
             AddrSet::empty()
         };
+        let key = (i, vnet.clone(), self.source.clone());
+        if let Some(c) = self.shared.firewalls.borrow().get(&key) {
+            return Some(c.clone());
+        }
         let rules = self.shared.common.rules((i, vnet.clone()), || {
             fw.compile_rules(&self.resolver).map_err(|e| e.to_string())
         });
@@ -1948,7 +1950,7 @@ impl<'a> SubnetCtx<'a> {
             cf.share_network_stage(stage);
         }
         let c = std::rc::Rc::new(c);
-        self.local_fw.borrow_mut().insert(i, c.clone());
+        self.shared.firewalls.borrow_mut().insert(key, c.clone());
         Some(c)
     }
 
