@@ -346,22 +346,30 @@ fn gate(a: &Allowed, t: Tri) -> Allowed {
 /// Where the ways out of a question's packets go: into sets, or into the
 /// first packets only.
 trait Sink {
-    /// Packets that get out.
-    fn add(&mut self, a: Allowed);
     /// Packets in both `a` and `b` that get out when `t` holds.
     fn add_meet(&mut self, a: &Allowed, b: &Allowed, t: Tri);
+    /// Packets in `a`, `b` and `c` that get out when `t` holds.
+    fn add_meet3(&mut self, a: &Allowed, b: &Allowed, c: &Allowed, t: Tri);
 }
 
 /// Every packet that gets out.
 struct Sets(Allowed);
 
-impl Sink for Sets {
+impl Sets {
     fn add(&mut self, a: Allowed) {
         self.0 = pb_union(&self.0, &a);
     }
+}
+
+impl Sink for Sets {
     fn add_meet(&mut self, a: &Allowed, b: &Allowed, t: Tri) {
         if t != Tri::No {
             self.add(gate(&pb_inter(a, b), t));
+        }
+    }
+    fn add_meet3(&mut self, a: &Allowed, b: &Allowed, c: &Allowed, t: Tri) {
+        if t != Tri::No {
+            self.add(gate(&pb_inter(&pb_inter(a, b), c), t));
         }
     }
 }
@@ -380,10 +388,6 @@ impl Firsts {
 }
 
 impl Sink for Firsts {
-    fn add(&mut self, a: Allowed) {
-        Firsts::offer(&mut self.0, a.surely.sample());
-        Firsts::offer(&mut self.1, a.possibly.sample());
-    }
     fn add_meet(&mut self, a: &Allowed, b: &Allowed, t: Tri) {
         if t == Tri::Yes {
             Firsts::offer(&mut self.0, a.surely.first_common(&b.surely));
@@ -391,6 +395,29 @@ impl Sink for Firsts {
         if t != Tri::No {
             Firsts::offer(&mut self.1, a.possibly.first_common(&b.possibly));
         }
+    }
+    fn add_meet3(&mut self, a: &Allowed, b: &Allowed, c: &Allowed, t: Tri) {
+        if t == Tri::Yes {
+            Firsts::offer(
+                &mut self.0,
+                PacketSet::first_common3(&a.surely, &b.surely, &c.surely),
+            );
+        }
+        if t != Tri::No {
+            Firsts::offer(
+                &mut self.1,
+                PacketSet::first_common3(&a.possibly, &b.possibly, &c.possibly),
+            );
+        }
+    }
+}
+
+/// Both conditions: no when either is no, else maybe when either is maybe.
+fn tri_and(a: Tri, b: Tri) -> Tri {
+    match (a, b) {
+        (Tri::No, _) | (_, Tri::No) => Tri::No,
+        (Tri::Maybe, _) | (_, Tri::Maybe) => Tri::Maybe,
+        (Tri::Yes, Tri::Yes) => Tri::Yes,
     }
 }
 
@@ -1857,22 +1884,21 @@ impl<'a> SubnetCtx<'a> {
 
     /// The packets of `q` that get out, each way out given to `sink`.
     ///
-    /// The NSG is applied last, to the part of `q` each way out takes: the
-    /// ways out split by destination address, which a question (a few
-    /// boxes) takes cheaply and the NSG's sets (many) do not. Every step is
-    /// an intersection or difference, so the order changes no result.
+    /// The NSG is met last, by the part of `q` each way out takes: the ways
+    /// out split by destination address, which a question (a few boxes)
+    /// takes cheaply and the NSG's sets (many) do not. Every step is an
+    /// intersection or difference, so the order changes no result; a sink
+    /// that only wants the first packets never builds the large meets.
     fn exits_into(&self, q: &Question, sink: &mut dyn Sink) {
+        let nsg = self.nsg_bound();
         let n = &q.packets;
-        if let Some((_, nsg)) = &self.nsg
-            && !n.possibly.intersects(&nsg.allowed().possibly)
-        {
+        if !n.possibly.intersects(&nsg.possibly) {
             return;
         }
         let rest = match &self.endpoint {
             Some((t, addrs, _)) if q.storage != StorageKind::None => {
-                let via = gate(&self.after_nsg(&pb_to(n, addrs)), *t);
                 let (g, _, _) = self.policy_gate(&q.storage);
-                sink.add(gate(&via, g));
+                sink.add_meet(&pb_to(n, addrs), &nsg, tri_and(*t, g));
                 match t {
                     Tri::Yes => pb_outside(n, addrs),
                     _ => pb(
@@ -1893,16 +1919,22 @@ impl<'a> SubnetCtx<'a> {
             if routed.possibly.is_empty() {
                 continue;
             }
-            let routed = self.after_nsg(&routed);
-            if routed.possibly.is_empty() {
-                continue;
-            }
             match hop {
-                Hop::Internet => sink.add(gate(&routed, self.internet_way_out.0)),
-                Hop::Appliance(ip) => self.through_appliance(*ip, &routed, q, sink),
-                Hop::Gateway => sink.add(pb(PacketSet::empty(), routed.possibly)),
+                Hop::Internet => sink.add_meet(&routed, &nsg, self.internet_way_out.0),
+                Hop::Appliance(ip) => self.through_appliance(*ip, &routed, &nsg, q, sink),
+                Hop::Gateway => sink.add_meet(&routed, &nsg, Tri::Maybe),
                 Hop::Drop | Hop::VnetLocal | Hop::Peering => {}
             }
+        }
+    }
+
+    /// What the subnet's NSG lets out, as bounds (everything when there is
+    /// no NSG; possibly everything when it is not known).
+    fn nsg_bound(&self) -> Allowed {
+        match (&self.nsg, &self.nsg_unknown) {
+            (Some((_, n)), _) => n.allowed().clone(),
+            (None, Some(_)) => pb(PacketSet::empty(), PacketSet::universe()),
+            (None, None) => pb(PacketSet::universe(), PacketSet::universe()),
         }
     }
 
@@ -1954,42 +1986,49 @@ impl<'a> SubnetCtx<'a> {
         Some(c)
     }
 
-    /// Packets routed to a virtual appliance: what its firewall lets out.
+    /// Packets routed to a virtual appliance (`routed`, before the NSG
+    /// bound `nsg`): what its firewall lets out.
     fn through_appliance(
         &self,
         ip: Option<IpAddr>,
         routed: &Allowed,
+        nsg: &Allowed,
         q: &Question,
         sink: &mut dyn Sink,
     ) {
-        let unknown = || pb(PacketSet::empty(), routed.possibly.clone());
         let Some((i, certain)) = self.firewall_at(ip) else {
-            return sink.add(unknown());
+            return sink.add_meet(routed, nsg, Tri::Maybe);
         };
         let Some(compiled) = self.compiled(i) else {
-            return sink.add(unknown());
+            return sink.add_meet(routed, nsg, Tri::Maybe);
         };
         let Ok(fw) = compiled.as_ref() else {
-            return sink.add(unknown());
+            return sink.add_meet(routed, nsg, Tri::Maybe);
         };
         let stage = fw.network_stage();
-        sink.add_meet(routed, &stage.allowed, Tri::Yes);
+        sink.add_meet3(routed, nsg, &stage.allowed, Tri::Yes);
         let (web_protos, web_ports) = tcp(&[80, 443]);
         let web = pb(
             PacketSet::product(&web_protos, &AddrSet::all(), &web_ports),
             PacketSet::product(&web_protos, &AddrSet::all(), &web_ports),
         );
         // Web traffic first: a thin slice, so what is left to meet the
-        // (large) unmatched set stays small.
+        // (large) NSG and unmatched sets stays small.
         let web_routed = pb_inter(routed, &web);
-        if web_routed.possibly.intersects(&stage.unmatched.possibly) {
+        if PacketSet::first_common3(
+            &web_routed.possibly,
+            &nsg.possibly,
+            &stage.unmatched.possibly,
+        )
+        .is_some()
+        {
             let t = self.app_gate(fw, q);
-            sink.add_meet(&web_routed, &stage.unmatched, t);
+            sink.add_meet3(&web_routed, nsg, &stage.unmatched, t);
         }
         // A guessed firewall: everything routed to it may get out (what it
         // surely lets out stays sure).
         if !certain {
-            sink.add(unknown());
+            sink.add_meet(routed, nsg, Tri::Maybe);
         }
     }
 

@@ -618,6 +618,39 @@ pub(crate) fn overlaps<'a, K: Point, V>(
     a: &'a [Seg<K, V>],
     b: &'a [Seg<K, V>],
 ) -> impl Iterator<Item = (K, &'a V, &'a V)> + 'a {
+    overlap_pieces(a, b).map(|(lo, _, va, vb)| (lo, va, vb))
+}
+
+/// The first point common to three segment lists whose values `inner`
+/// accepts (`inner` says where inside, as `P`), in order.
+pub(crate) fn first_of_three<K: Point, V, P>(
+    a: &[Seg<K, V>],
+    b: &[Seg<K, V>],
+    c: &[Seg<K, V>],
+    mut inner: impl FnMut(&V, &V, &V) -> Option<P>,
+) -> Option<(K, P)> {
+    let mut k = 0usize;
+    for (lo, hi, va, vb) in overlap_pieces(a, b) {
+        k = skip_before(c, k, lo);
+        let mut m = k;
+        while let Some(sc) = c.get(m) {
+            if sc.lo > hi {
+                break;
+            }
+            if let Some(p) = inner(va, vb, &sc.val) {
+                return Some((lo.max(sc.lo), p));
+            }
+            m += 1;
+        }
+    }
+    None
+}
+
+/// [`overlaps`] with the end of each piece.
+fn overlap_pieces<'a, K: Point, V>(
+    a: &'a [Seg<K, V>],
+    b: &'a [Seg<K, V>],
+) -> impl Iterator<Item = (K, K, &'a V, &'a V)> + 'a {
     let (mut i, mut j) = (0usize, 0usize);
     std::iter::from_fn(move || {
         loop {
@@ -632,12 +665,13 @@ pub(crate) fn overlaps<'a, K: Point, V>(
             }
             // They overlap from the later start to the earlier end.
             let start = sa.lo.max(sb.lo);
+            let end = sa.hi.min(sb.hi);
             if sa.hi <= sb.hi {
                 i += 1;
             } else {
                 j += 1;
             }
-            return Some((start, &sa.val, &sb.val));
+            return Some((start, end, &sa.val, &sb.val));
         }
     })
 }

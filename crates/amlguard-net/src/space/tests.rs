@@ -156,6 +156,14 @@ proptest! {
     }
 
     #[test]
+    fn first_common3_is_the_first_of_the_intersection(a in packet_set(), b in packet_set(), c in packet_set()) {
+        prop_assert_eq!(
+            PacketSet::first_common3(&a, &b, &c),
+            a.intersection(&b).intersection(&c).sample()
+        );
+    }
+
+    #[test]
     fn laws_hold_structurally(a in packet_set(), b in packet_set(), c in packet_set()) {
         prop_assert_eq!(a.union(&b), b.union(&a));
         prop_assert_eq!(a.intersection(&b), b.intersection(&a));
