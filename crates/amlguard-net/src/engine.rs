@@ -526,59 +526,42 @@ pub struct Shared {
 /// tag that depends on it, stage key). Subnets whose addresses every rule
 /// treats alike share one stage.
 type StageKey = (usize, AddrSet, Vec<Vec<u8>>);
-type StageCell = std::sync::Arc<std::sync::OnceLock<std::sync::Arc<crate::firewall::NetStage>>>;
 
-/// Work shared across the shards of one analysis: firewall network stages,
-/// the largest sets computed, each once (a stage is a function of its key,
-/// so sharing changes no result).
+/// Work shared across the shards of one analysis: the largest things
+/// computed, each once. Each is a function of its key, so sharing changes
+/// no result.
 #[derive(Default)]
 pub struct Common {
-    stages: std::sync::Mutex<std::collections::HashMap<StageKey, StageCell>>,
+    /// Firewall network stages.
+    stages: OnceMap<StageKey, std::sync::Arc<crate::firewall::NetStage>>,
     /// Class questions by (class, the resolver's VNet, the source's
     /// families): the same for every subnet of a network.
-    questions: std::sync::Mutex<QuestionMemo>,
+    questions: OnceMap<(Class, AddrSet, bool, bool), Result<Question, String>>,
     /// Firewall rules compiled once, by (firewall, VNet when a rule names a
     /// tag that depends on it); each subnet evaluates them for its source.
-    rules: std::sync::Mutex<std::collections::HashMap<(usize, AddrSet), RulesCell>>,
+    rules:
+        OnceMap<(usize, AddrSet), std::sync::Arc<Result<crate::firewall::CompiledRules, String>>>,
 }
 
-type RulesCell = std::sync::Arc<
-    std::sync::OnceLock<std::sync::Arc<Result<crate::firewall::CompiledRules, String>>>,
->;
+/// Values by key, each computed once by its first caller; later callers, on
+/// any thread, wait for it and share it.
+struct OnceMap<K, V>(
+    std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<std::sync::OnceLock<V>>>>,
+);
 
-type QuestionMemo =
-    std::collections::HashMap<(Class, AddrSet, bool, bool), Result<Question, String>>;
-
-impl Common {
-    /// A firewall's compiled rules, compiled by the first caller.
-    fn rules(
-        &self,
-        key: (usize, AddrSet),
-        make: impl FnOnce() -> Result<crate::firewall::CompiledRules, String>,
-    ) -> std::sync::Arc<Result<crate::firewall::CompiledRules, String>> {
-        let cell = {
-            // See `stage` on a poisoned lock.
-            let mut map = self
-                .rules
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry(key).or_default().clone()
-        };
-        cell.get_or_init(|| std::sync::Arc::new(make())).clone()
+impl<K, V> Default for OnceMap<K, V> {
+    fn default() -> Self {
+        OnceMap(std::sync::Mutex::new(std::collections::HashMap::new()))
     }
+}
 
-    /// The stage for `key`, computed by `make` by the first caller; later
-    /// callers (on any thread) wait for it and share it.
-    fn stage(
-        &self,
-        key: StageKey,
-        make: impl FnOnce() -> std::sync::Arc<crate::firewall::NetStage>,
-    ) -> std::sync::Arc<crate::firewall::NetStage> {
+impl<K: std::hash::Hash + Eq, V: Clone> OnceMap<K, V> {
+    fn get_or_init(&self, key: K, make: impl FnOnce() -> V) -> V {
         let cell = {
             // A poisoned lock means another shard panicked; that panic ends
-            // the run (see `analyse_with`), so the map is still usable here.
+            // the run (see `analyse_with`), and the map is still whole.
             let mut map = self
-                .stages
+                .0
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             map.entry(key).or_default().clone()
@@ -1633,21 +1616,9 @@ impl<'a> SubnetCtx<'a> {
             self.source.intersects(&AddrSet::all_v4()),
             self.source.intersects(&AddrSet::all_v6()),
         );
-        let lock = || {
-            // A poisoned lock means another shard panicked, which ends the
-            // run; the map itself is still whole.
-            self.shared
-                .common
-                .questions
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some(q) = lock().get(&key) {
-            return q.clone();
-        }
-        let q = class_question(&self.resolver, class).map(|q| self.own_families(q));
-        lock().insert(key, q.clone());
-        q
+        self.shared.common.questions.get_or_init(key, || {
+            class_question(&self.resolver, class).map(|q| self.own_families(q))
+        })
     }
 
     fn own_families(&self, mut q: Question) -> Question {
@@ -1967,8 +1938,8 @@ impl<'a> SubnetCtx<'a> {
         if let Some(c) = self.shared.firewalls.borrow().get(&key) {
             return Some(c.clone());
         }
-        let rules = self.shared.common.rules((i, vnet.clone()), || {
-            fw.compile_rules(&self.resolver).map_err(|e| e.to_string())
+        let rules = self.shared.common.rules.get_or_init((i, vnet.clone()), || {
+            std::sync::Arc::new(fw.compile_rules(&self.resolver).map_err(|e| e.to_string()))
         });
         let c = match rules.as_ref() {
             Ok(r) => Ok(r.for_source(&self.source)),
@@ -1978,7 +1949,8 @@ impl<'a> SubnetCtx<'a> {
             let stage = self
                 .shared
                 .common
-                .stage((i, vnet, cf.stage_key()), || cf.network_stage().clone());
+                .stages
+                .get_or_init((i, vnet, cf.stage_key()), || cf.network_stage().clone());
             cf.share_network_stage(stage);
         }
         let c = std::rc::Rc::new(c);
