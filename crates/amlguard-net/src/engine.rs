@@ -1287,8 +1287,12 @@ fn subnet_verdicts(
         });
     }
     let mut deps = Vec::new();
-    // A fix check whose class stays open needs nothing more.
+    // A fix check whose class stays open needs nothing more (softened
+    // first: a class only symbolically closed is not closed).
     if only.is_some() && (soften || classes.iter().any(|v| v.reach != Reach::NotReachable)) {
+        if soften {
+            soften_verdicts(&mut classes, &mut deps);
+        }
         return (classes, deps, None);
     }
     let ws = c.workspace.and_then(|i| estate.workspaces.get(i));
@@ -1361,21 +1365,27 @@ fn subnet_verdicts(
         });
     }
     if soften {
-        let why = "the subnet has IPv6 space and symbolic service tags describe IPv4 only: give --service-tags to decide".to_string();
-        for v in &mut classes {
-            if v.reach == Reach::NotReachable {
-                v.reach = Reach::Possible;
-                v.deciding_input = Some(why.clone());
-            }
-        }
-        for d in &mut deps {
-            if d.reach == Reach::Reachable {
-                d.reach = Reach::Possible;
-                d.deciding_input = Some(why.clone());
-            }
-        }
+        soften_verdicts(&mut classes, &mut deps);
     }
     (classes, deps, None)
+}
+
+/// For a subnet with IPv6 space under symbolic tags (which describe IPv4
+/// relations only): a closed class or a reachable dependency is not decisive.
+fn soften_verdicts(classes: &mut [ClassVerdict], deps: &mut [DepVerdict]) {
+    let why = "the subnet has IPv6 space and symbolic service tags describe IPv4 only: give --service-tags to decide".to_string();
+    for v in classes {
+        if v.reach == Reach::NotReachable {
+            v.reach = Reach::Possible;
+            v.deciding_input = Some(why.clone());
+        }
+    }
+    for d in deps {
+        if d.reach == Reach::Reachable {
+            d.reach = Reach::Possible;
+            d.deciding_input = Some(why.clone());
+        }
+    }
 }
 
 /// Everything about one subnet (and one compute's public IP setting) that

@@ -22,6 +22,8 @@ use crate::symbolic::TagSource;
 use crate::topology::{Estate, Fact, Link, ManagedMode, Placement, Policy, PolicyEntry};
 
 /// A candidate change: what it says, and how it changes a copy of the estate.
+/// `apply` must leave firewalls alone: the engine keeps their compilations by
+/// firewall index for the whole analysis, fix checks included.
 struct Candidate {
     summary: String,
     at: Option<Prov>,

@@ -454,6 +454,56 @@ fn a_private_subnet_without_a_way_out_blocks_the_dependencies() {
     }
 }
 
+/// A dual-stack subnet whose NSG allows the internet, behind a NAT gateway;
+/// `deny` adds the deny rule a fix would propose.
+fn dual_stack(deny: bool) -> Vec<String> {
+    let mut rules = vec![rule("AllowWeb", 200, "Allow", "*", "Internet", "*")];
+    if deny {
+        rules.push(rule("DenyWeb", 199, "Deny", "*", "Internet", "*"));
+    }
+    vec![
+        format!(
+            r#"{{"type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2024-05-01", "name": "nsg", "location": "eastus", "properties": {{"securityRules": [{}]}}}}"#,
+            rules.join(",")
+        ),
+        r#"{"type": "Microsoft.Network/natGateways", "apiVersion": "2024-05-01", "name": "nat", "location": "eastus", "sku": {"name": "Standard"}, "properties": {}}"#.to_string(),
+        r#"{"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2024-05-01", "name": "vnet", "location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16", "fd00:1::/48"]}, "subnets": [{"name": "training", "properties": {"addressPrefixes": ["10.0.1.0/24", "fd00:1:0:1::/64"], "defaultOutboundAccess": false, "networkSecurityGroup": {"id": "[resourceId('Microsoft.Network/networkSecurityGroups', 'nsg')]"}, "natGateway": {"id": "[resourceId('Microsoft.Network/natGateways', 'nat')]"}}}]}}"#.to_string(),
+        r#"{"type": "Microsoft.Storage/storageAccounts", "apiVersion": "2023-05-01", "name": "wsstore", "location": "eastus", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}, "properties": {}}"#.to_string(),
+        r#"{"type": "Microsoft.MachineLearningServices/workspaces", "apiVersion": "2024-04-01", "name": "ws", "location": "eastus", "properties": {"storageAccount": "[resourceId('Microsoft.Storage/storageAccounts', 'wsstore')]"}}"#.to_string(),
+        r#"{"type": "Microsoft.MachineLearningServices/workspaces/computes", "apiVersion": "2024-04-01", "name": "ws/cpu", "location": "eastus", "properties": {"computeType": "AmlCompute", "properties": {"vmSize": "Standard_DS3_v2", "enableNodePublicIp": false, "subnet": {"id": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'training')]"}}}}"#.to_string(),
+    ]
+}
+
+/// Found in review: a fix check on a subnet with IPv6 space under symbolic
+/// tags took a class that is closed only symbolically for closed, and
+/// offered a fix after which the engine itself still calls the path
+/// possible. A checked fix must close the path by the engine's own verdict.
+#[test]
+fn a_fix_is_offered_only_when_the_engine_calls_the_path_closed_after_it() {
+    let (symbolic, exact) = run(&dual_stack(false));
+    let (sym_after, exact_after) = run(&dual_stack(true));
+    assert_eq!(class(&symbolic, "cpu", Class::Internet), Reach::Reachable);
+    assert_eq!(class(&exact, "cpu", Class::Internet), Reach::Reachable);
+    // Symbolic tags cannot close anything for this subnet: no fix.
+    assert_eq!(class(&sym_after, "cpu", Class::Internet), Reach::Possible);
+    for v in &symbolic.computes[0].classes {
+        assert!(v.fix.is_none(), "{:?}: {:?}", v.class, v.fix);
+    }
+    // With the file the deny does close the internet, but it also blocks
+    // every dependency (the `Internet` tag covers Azure's services), so it
+    // is not offered either.
+    assert_eq!(
+        class(&exact_after, "cpu", Class::Internet),
+        Reach::NotReachable
+    );
+    let internet = exact.computes[0]
+        .classes
+        .iter()
+        .find(|v| v.class == Class::Internet)
+        .unwrap();
+    assert!(internet.fix.is_none(), "{:?}", internet.fix);
+}
+
 // ---------------------------------------------------------------------------
 // Symbolic and exact tags agree wherever symbolic mode is decisive, on random
 // subnets (NSG rules over real tags, literal prefixes and ports; service
