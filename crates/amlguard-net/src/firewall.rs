@@ -70,7 +70,7 @@ use amlguard_model::Prov;
 use crate::fqdn::{self, FreshHost, HostPattern};
 use crate::nsg::{Access, Allowed, PortSpec, Setting, UnknownPart, Verdict};
 use crate::resolve::{AddrBounds, AddressResolver, ResolveError};
-use crate::space::{AddrSet, Packet, PacketSet, PortSet, ProtoSet, Protocol};
+use crate::space::{AddrSet, Packet, PacketSet, PortSet, ProtoSet, Protocol, atoms};
 
 pub use model::firewall_from_model;
 
@@ -2166,39 +2166,6 @@ fn addr_status(addresses: &AddrSet, dst: &AddrBounds) -> Tri {
         addresses.is_subset(&dst.surely),
         addresses.intersects(&dst.possibly),
     )
-}
-
-/// Splits `base` into the coarsest parts that each lie wholly inside or
-/// wholly outside every cut. `None` when that takes more than `cap` parts.
-fn atoms(base: &AddrSet, cuts: &[&AddrSet], cap: usize) -> Option<Vec<AddrSet>> {
-    if base.is_empty() {
-        return Some(Vec::new());
-    }
-    let mut seen: HashSet<&AddrSet> = HashSet::new();
-    let mut parts = vec![base.clone()];
-    for cut in cuts {
-        if cut.is_empty() || cut.is_all() || !seen.insert(*cut) {
-            continue;
-        }
-        let mut next = Vec::with_capacity(parts.len() + 1);
-        for p in parts {
-            let inside = p.intersection(cut);
-            if inside.is_empty() {
-                next.push(p);
-                continue;
-            }
-            let outside = p.difference(cut);
-            next.push(inside);
-            if !outside.is_empty() {
-                next.push(outside);
-            }
-        }
-        if next.len() > cap {
-            return None;
-        }
-        parts = next;
-    }
-    Some(parts)
 }
 
 fn note(doubts: &mut Vec<String>, cond: bool, what: &str) {

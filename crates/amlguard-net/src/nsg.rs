@@ -58,7 +58,7 @@ use std::hash::Hash;
 use amlguard_model::{Prov, UnknownValue};
 
 use crate::resolve::{AddrBounds, AddressResolver, ResolveError};
-use crate::space::{AddrSet, Packet, PacketSet, PortSet, ProtoSet, Protocol};
+use crate::space::{AddrSet, Packet, PacketSet, PortSet, ProtoSet, Protocol, atoms};
 
 pub use model::rules_from_model;
 
@@ -806,77 +806,6 @@ fn trace(rules: &[Compiled], status: &[Tri], p: &Packet) -> Trace {
     }
 }
 
-/// Something to split into parts.
-trait Region: Clone + Eq + Hash {
-    fn meet(&self, other: &Self) -> Self;
-    fn minus(&self, other: &Self) -> Self;
-    fn is_none(&self) -> bool;
-    fn is_whole(&self) -> bool;
-}
-
-impl Region for AddrSet {
-    fn meet(&self, other: &Self) -> Self {
-        self.intersection(other)
-    }
-    fn minus(&self, other: &Self) -> Self {
-        self.difference(other)
-    }
-    fn is_none(&self) -> bool {
-        self.is_empty()
-    }
-    fn is_whole(&self) -> bool {
-        self.is_all()
-    }
-}
-
-impl Region for PortSet {
-    fn meet(&self, other: &Self) -> Self {
-        self.intersection(other)
-    }
-    fn minus(&self, other: &Self) -> Self {
-        self.difference(other)
-    }
-    fn is_none(&self) -> bool {
-        self.is_empty()
-    }
-    fn is_whole(&self) -> bool {
-        self.is_all()
-    }
-}
-
-/// Splits `base` into the coarsest pieces that each lie wholly inside or
-/// wholly outside every cut; just `base` when that takes more than `cap`.
-fn split<R: Region>(base: &R, cuts: &[&R], cap: usize) -> Vec<R> {
-    if base.is_none() {
-        return Vec::new();
-    }
-    let mut seen: HashSet<&R> = HashSet::new();
-    let mut pieces = vec![base.clone()];
-    for cut in cuts {
-        if cut.is_none() || cut.is_whole() || !seen.insert(*cut) {
-            continue;
-        }
-        let mut next = Vec::with_capacity(pieces.len() + 1);
-        for piece in pieces {
-            let inside = piece.meet(cut);
-            if inside.is_none() {
-                next.push(piece);
-                continue;
-            }
-            let outside = piece.minus(cut);
-            next.push(inside);
-            if !outside.is_none() {
-                next.push(outside);
-            }
-        }
-        if next.len() > cap {
-            return vec![base.clone()];
-        }
-        pieces = next;
-    }
-    pieces
-}
-
 /// The parts of the compute's side and what each lets through.
 fn parts(rules: &[Compiled], local: &AddrSet) -> Vec<Part> {
     let addr_cuts: Vec<&AddrSet> = rules
@@ -887,8 +816,10 @@ fn parts(rules: &[Compiled], local: &AddrSet) -> Vec<Part> {
         .iter()
         .flat_map(|c| [&c.source_ports.0, &c.source_ports.1])
         .collect();
-    let mut addrs = split(local, &addr_cuts, MAX_PARTS);
-    let mut ports = split(&PortSet::all(), &port_cuts, MAX_PARTS);
+    // Just the whole side when the cuts make too many parts.
+    let mut addrs = atoms(local, &addr_cuts, MAX_PARTS).unwrap_or_else(|| vec![local.clone()]);
+    let mut ports =
+        atoms(&PortSet::all(), &port_cuts, MAX_PARTS).unwrap_or_else(|| vec![PortSet::all()]);
     if addrs.len().saturating_mul(ports.len()) > MAX_PARTS {
         ports = vec![PortSet::all()];
     }

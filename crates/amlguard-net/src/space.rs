@@ -290,7 +290,63 @@ macro_rules! set_ops {
                 Self::empty()
             }
         }
+
+        impl Cuttable for $t {
+            fn meet(&self, other: &Self) -> Self {
+                self.intersection(other)
+            }
+            fn minus(&self, other: &Self) -> Self {
+                self.difference(other)
+            }
+            fn is_none(&self) -> bool {
+                self.is_empty()
+            }
+            fn is_whole(&self) -> bool {
+                self.is_all()
+            }
+        }
     };
+}
+
+/// A set that [`atoms`] can cut.
+pub(crate) trait Cuttable: Clone + Eq + std::hash::Hash {
+    fn meet(&self, other: &Self) -> Self;
+    fn minus(&self, other: &Self) -> Self;
+    fn is_none(&self) -> bool;
+    fn is_whole(&self) -> bool;
+}
+
+/// Splits `base` into the coarsest parts that each lie wholly inside or
+/// wholly outside every cut. `None` when that takes more than `cap` parts.
+pub(crate) fn atoms<R: Cuttable>(base: &R, cuts: &[&R], cap: usize) -> Option<Vec<R>> {
+    if base.is_none() {
+        return Some(Vec::new());
+    }
+    let mut seen: std::collections::HashSet<&R> = std::collections::HashSet::new();
+    let mut parts = vec![base.clone()];
+    for cut in cuts {
+        if cut.is_none() || cut.is_whole() || !seen.insert(*cut) {
+            continue;
+        }
+        let mut next = Vec::with_capacity(parts.len() + 1);
+        for p in parts {
+            let inside = p.meet(cut);
+            if inside.is_none() {
+                next.push(p);
+                continue;
+            }
+            let outside = p.minus(cut);
+            next.push(inside);
+            if !outside.is_none() {
+                next.push(outside);
+            }
+        }
+        if next.len() > cap {
+            return None;
+        }
+        parts = next;
+    }
+    Some(parts)
 }
 
 /// A set of destination ports.
