@@ -713,6 +713,19 @@ fn analyse_shard(
     out
 }
 
+/// The step for an NSG rule that may decide a packet instead of the one
+/// shown (its match or place depends on values not known offline).
+fn nsg_doubt_step(nsg: &str, d: &crate::nsg::Doubt) -> Step {
+    Step::new(
+        format!(
+            "NSG `{nsg}` rule `{}` may decide it instead: {}",
+            d.rule.name,
+            d.reasons.join("; ")
+        ),
+        d.rule.prov.clone(),
+    )
+}
+
 /// Whether the subnet NSG admits AML's management traffic to a compute with
 /// public IP addresses: TCP 44224 from `AzureMachineLearning`
 /// (docs/azure-ml-network.md §2.2). `None` when the compute has no public IP
@@ -802,15 +815,7 @@ pub fn inbound_verdict(estate: &Estate, c: &Compute, tags: TagSource<'_>) -> Opt
     if let Some(p) = sample {
         let ev = n.explain(&p);
         for d in &ev.doubts {
-            chain.push(Step::new(
-                format!(
-                    "NSG `{}` rule `{}` may decide it instead: {}",
-                    nsg.name,
-                    d.rule.name,
-                    d.reasons.join("; ")
-                ),
-                d.rule.prov.clone(),
-            ));
+            chain.push(nsg_doubt_step(&nsg.name, d));
             input = input.or_else(|| d.reasons.first().cloned());
         }
         if let Some(r) = &ev.decided_by {
@@ -2068,15 +2073,7 @@ impl<'a> SubnetCtx<'a> {
                     steps.push(step);
                 }
                 for d in &ev.doubts {
-                    steps.push(Step::new(
-                        format!(
-                            "NSG `{}` rule `{}` may decide it instead: {}",
-                            n.name,
-                            d.rule.name,
-                            d.reasons.join("; ")
-                        ),
-                        d.rule.prov.clone(),
-                    ));
+                    steps.push(nsg_doubt_step(&n.name, d));
                     input = input.or_else(|| d.reasons.first().cloned());
                 }
                 if matches!(ev.verdict, crate::nsg::Verdict::Denied) {
